@@ -1,0 +1,1 @@
+"""Typed settings: config/default.toml, then POSSYNC_<SECTION>_<KEY> environment overrides."""
