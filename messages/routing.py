@@ -55,7 +55,7 @@ class ContractDeactivated(msgspec.Struct, frozen=True):
 
 
 class ActiveContracts(msgspec.Struct, frozen=True):
-    """Registry → streams: the full active set (sent when either side (re)starts); converge to exactly this."""
+    """Registry → streams: the full active set (sent when either side restarts); converge to exactly it."""
 
     contracts: tuple[ActiveContract, ...]
 
@@ -69,7 +69,7 @@ class Enqueue(msgspec.Struct, frozen=True):
 
 
 class Dequeue(msgspec.Struct, frozen=True):
-    """Streams → queue: this contract streams now; stop polling it (its positions keep going to the stream)."""
+    """Streams → queue: this contract streams now; stop polling it (its positions go to the stream)."""
 
     conid: int
 
