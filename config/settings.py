@@ -1,0 +1,114 @@
+"""The typed settings: one frozen msgspec Struct per config section; `Settings()` is the built-in default.
+
+To add a key, add one annotated field with its default here and document it in `config/default.toml`;
+the loader, the environment overrides and the error messages follow from the field's type.
+"""
+
+from typing import Annotated
+
+import msgspec
+from msgspec.structs import force_setattr
+
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
+PortOrOff = Annotated[int, msgspec.Meta(ge=0, le=65535)]
+Count = Annotated[int, msgspec.Meta(ge=1)]
+NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
+Seconds = Annotated[float, msgspec.Meta(gt=0)]
+NonNegativeSeconds = Annotated[float, msgspec.Meta(ge=0)]
+NonEmptyStr = Annotated[str, msgspec.Meta(min_length=1)]
+
+LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
+
+
+class InvalidSetting(ValueError):
+    """A rule no field type can express failed; names the field, its value and what is allowed."""
+
+    def __init__(self, key: str, value: object, rule: str) -> None:
+        super().__init__(f"{key} = {value!r}: {rule}")
+        self.key = key
+        self.value = value
+        self.rule = rule
+
+
+class Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Base of every section (subclasses inherit both options): immutable, and an unknown key is an error."""
+
+
+class IbSettings(Section):
+    """How to reach IB Gateway / TWS."""
+
+    host: NonEmptyStr = "127.0.0.1"
+    port: Port = 4002
+    client_id: NonNegativeInt = 17
+    account: str = ""
+    connect_timeout_s: Seconds = 10.0
+    readonly: bool = True
+
+
+class SlotSettings(Section):
+    """The market-data line budget possync may use."""
+
+    budget: Count = 90
+
+
+class PollerSettings(Section):
+    """Batch refresh of positions that do not stream."""
+
+    interval_s: Seconds = 5.0
+    batch_size: Count = 50
+
+
+class LakeSettings(Section):
+    """Where and how often observations are written to Delta Lake."""
+
+    root: NonEmptyStr = "lake"
+    flush_interval_s: Seconds = 1.0
+    flush_rows: Count = 5000
+
+
+class HttpSettings(Section):
+    """The loopback status endpoint (/health, /status, /metrics)."""
+
+    host: NonEmptyStr = "127.0.0.1"
+    port: PortOrOff = 8765
+
+
+class SupervisionSettings(Section):
+    """Restart limits and backoff of the supervisors."""
+
+    intensity: NonNegativeInt = 5
+    period_s: Seconds = 30.0
+    backoff_min_s: NonNegativeSeconds = 0.5
+    backoff_max_s: NonNegativeSeconds = 30.0
+
+    def __post_init__(self) -> None:
+        """Reject a backoff range whose minimum exceeds its maximum."""
+        if self.backoff_min_s > self.backoff_max_s:
+            raise InvalidSetting(
+                "backoff_min_s", self.backoff_min_s, f"must be <= backoff_max_s ({self.backoff_max_s})"
+            )
+
+
+class LogSettings(Section):
+    """Logging; `level` is case-insensitive and stored upper-case."""
+
+    level: str = "INFO"
+    json: bool = False
+
+    def __post_init__(self) -> None:
+        """Normalise `level` to upper case and reject a level loguru does not know."""
+        if self.level.upper() not in LOG_LEVELS:
+            raise InvalidSetting("level", self.level, f"must be one of {', '.join(LOG_LEVELS)}")
+        force_setattr(self, "level", self.level.upper())
+
+
+class Settings(Section):
+    """All settings of possync, one field per config section."""
+
+    ib: IbSettings = IbSettings()
+    slots: SlotSettings = SlotSettings()
+    poller: PollerSettings = PollerSettings()
+    lake: LakeSettings = LakeSettings()
+    http: HttpSettings = HttpSettings()
+    supervision: SupervisionSettings = SupervisionSettings()
+    log: LogSettings = LogSettings()
