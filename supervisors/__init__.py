@@ -1,5 +1,114 @@
-"""An OTP-like supervision library on pykka."""
+"""An OTP-like supervision library on pykka.
+
+`SupervisedActor` is the base of every actor of the service; `SupervisionTree` runs a tree of them
+under `SupervisorSpec`s and `ChildSpec`s. See the module docstrings of `actor`, `supervisor`,
+`dynamic`, `tree`, `leases` and `faults`; `python -m supervisors.demo` shows it working.
+"""
 
 from loguru import logger
 
+from supervisors.actor import ChildContext, SupervisedActor, tell_quietly
+from supervisors.clock import (
+    Clock,
+    FakeClock,
+    FakeScheduler,
+    MonotonicClock,
+    Scheduler,
+    ThreadScheduler,
+    Timer,
+)
+from supervisors.dynamic import DynamicSupervisor
+from supervisors.errors import (
+    Abandoned,
+    Escalation,
+    InjectedFault,
+    LeaseSetClosed,
+    NameTaken,
+    NoSuchActor,
+    StartFailure,
+    TreeStartError,
+)
+from supervisors.events import TREE, EventKind, EventLog, SupervisionEvent
+from supervisors.faults import Faults
+from supervisors.leases import Lease, LeaseSet
+from supervisors.messages import (
+    NORMAL,
+    ChildExited,
+    ChildStarted,
+    ChildStopped,
+    ExitReason,
+    Ping,
+    StartChild,
+    StartRefused,
+    StopChild,
+    Terminated,
+)
+from supervisors.spec import (
+    Backoff,
+    ChildSpec,
+    Decider,
+    Directive,
+    OnMaxIntensity,
+    Restart,
+    Spec,
+    Strategy,
+    SupervisorSpec,
+)
+from supervisors.status import ChildState, ChildStatus, TreeState
+from supervisors.supervisor import Supervisor
+from supervisors.tree import SupervisionTree
+
 logger.disable(__name__)
+
+__all__ = [
+    "NORMAL",
+    "TREE",
+    "Abandoned",
+    "Backoff",
+    "ChildContext",
+    "ChildExited",
+    "ChildSpec",
+    "ChildStarted",
+    "ChildState",
+    "ChildStatus",
+    "ChildStopped",
+    "Clock",
+    "Decider",
+    "Directive",
+    "DynamicSupervisor",
+    "Escalation",
+    "EventKind",
+    "EventLog",
+    "ExitReason",
+    "FakeClock",
+    "FakeScheduler",
+    "Faults",
+    "InjectedFault",
+    "Lease",
+    "LeaseSet",
+    "LeaseSetClosed",
+    "MonotonicClock",
+    "NameTaken",
+    "NoSuchActor",
+    "OnMaxIntensity",
+    "Ping",
+    "Restart",
+    "Scheduler",
+    "Spec",
+    "StartChild",
+    "StartFailure",
+    "StartRefused",
+    "StopChild",
+    "Strategy",
+    "SupervisedActor",
+    "SupervisionEvent",
+    "SupervisionTree",
+    "Supervisor",
+    "SupervisorSpec",
+    "Terminated",
+    "ThreadScheduler",
+    "Timer",
+    "TreeStartError",
+    "TreeState",
+    "tell_quietly",
+]

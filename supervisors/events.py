@@ -1,0 +1,98 @@
+"""The supervision event log: a thread-safe, bounded record of what every supervisor did.
+
+Tests read it as their oracle (`tree.events.all()`), metrics subscribe to it. Each event is a frozen
+msgspec Struct stamped with the tree's clock; `supervisor` is "tree" for the root supervisor itself.
+"""
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from enum import StrEnum
+
+import msgspec
+from loguru import logger
+
+from supervisors.clock import Clock
+
+TREE = "tree"
+"""The `supervisor` of events about the root supervisor, which the tree itself starts and stops."""
+
+
+class EventKind(StrEnum):
+    """What happened to a child (or, for the last three, to the supervisor itself)."""
+
+    STARTED = "started"  # an incarnation finished its on_start
+    START_FAILED = "start_failed"  # an incarnation failed (or timed out) in its constructor or on_start
+    EXITED = "exited"  # an incarnation ended on its own (its exit notice)
+    STOPPED = "stopped"  # the supervisor stopped it on purpose (strategy, shutdown, StopChild)
+    ABANDONED = "abandoned"  # it did not stop in time: marked dead, leases released from outside
+    BACKOFF = "backoff"  # its restart is delayed by `delay_s`
+    RESTARTING = "restarting"  # the ended incarnation is about to be replaced by a new one
+    MAX_INTENSITY = "max_intensity"  # the supervisor's restart intensity was exceeded
+    PARKED = "parked"  # the supervisor stopped its children and retries them after `delay_s`
+    ESCALATED = "escalated"  # the supervisor exits abnormally so that its parent decides
+
+
+class SupervisionEvent(msgspec.Struct, frozen=True):
+    """One supervision event; `incarnation` is the child's, `at` the tree clock's time."""
+
+    kind: EventKind
+    supervisor: str
+    child: str
+    incarnation: int
+    at: float
+    reason: str = ""
+    delay_s: float | None = None
+
+
+class EventLog:
+    """Thread-safe log of the last `capacity` events, with synchronous subscribers."""
+
+    def __init__(self, clock: Clock, capacity: int = 10_000) -> None:
+        self._clock = clock
+        self._events: deque[SupervisionEvent] = deque(maxlen=capacity)
+        self._subscribers: list[Callable[[SupervisionEvent], None]] = []
+        self._lock = threading.Lock()
+
+    def record(
+        self,
+        kind: EventKind,
+        supervisor: str,
+        child: str,
+        incarnation: int,
+        reason: str = "",
+        delay_s: float | None = None,
+    ) -> SupervisionEvent:
+        """Stamp, store, log and publish an event; a failing subscriber is logged and skipped."""
+        event = SupervisionEvent(kind, supervisor, child, incarnation, self._clock.now(), reason, delay_s)
+        with self._lock:
+            self._events.append(event)
+            subscribers = list(self._subscribers)
+        logger.info("supervision: {}", event)
+        for subscriber in subscribers:
+            try:
+                subscriber(event)
+            except Exception:
+                logger.exception("event subscriber {} failed", subscriber)
+        return event
+
+    def all(self) -> list[SupervisionEvent]:
+        """Every stored event, oldest first."""
+        with self._lock:
+            return list(self._events)
+
+    def subscribe(self, subscriber: Callable[[SupervisionEvent], None]) -> Callable[[], None]:
+        """Call `subscriber(event)` for each new event (in the emitting thread; keep it quick).
+
+        Returns a function that unsubscribes it.
+        """
+        with self._lock:
+            self._subscribers.append(subscriber)
+
+        def unsubscribe() -> None:
+            """Stop calling the subscriber."""
+            with self._lock:
+                if subscriber in self._subscribers:
+                    self._subscribers.remove(subscriber)
+
+        return unsubscribe
