@@ -1,0 +1,57 @@
+"""The simulated gateway's settings: one frozen struct, checked when it is built."""
+
+import re
+from datetime import date
+
+import msgspec
+
+HOST = "127.0.0.1"
+"""The simulator binds loopback only: it is a test and demo tool, never a network service."""
+
+_ACCOUNT = re.compile(r"^[A-Za-z0-9]+$")
+
+
+class SimulatorConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """How the simulated IB Gateway behaves; every bad value raises ValueError naming the field and the fix.
+
+    `port=0` / `admin_port=0` pick a free port; `admin_port=None` runs no admin endpoint.
+    `positions` is the number of demo positions per account; `max_lines` the market-data line limit;
+    `tick_hz` the ticks per second sent for each streaming subscription; `snapshot_hold` how long (s) a
+    snapshot request holds its line before tickSnapshotEnd; `max_msg_rate` the client messages per
+    second above which a client gets error 100; `seed` makes the portfolio and the prices reproducible;
+    option expiries are listed after `as_of` (None: today), so a seed and a date fix the portfolio.
+    """
+
+    port: int = 0
+    admin_port: int | None = None
+    accounts: tuple[str, ...] = ("DU111111",)
+    positions: int = 40
+    max_lines: int = 100
+    tick_hz: float = 4.0
+    snapshot_hold: float = 0.2
+    max_msg_rate: int = 50
+    seed: int = 1
+    as_of: date | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("port", "admin_port"):
+            value = getattr(self, name)
+            _require(value is None or 0 <= value <= 65535, name, value, "use 0..65535 (0 picks a free port)")
+        if not self.accounts:
+            raise ValueError("accounts is empty: give at least one account id, e.g. ('DU111111',)")
+        for account in self.accounts:
+            if not _ACCOUNT.match(account):
+                raise ValueError(f"account {account!r} is not an IB account id: use letters and digits only")
+        if len(set(self.accounts)) != len(self.accounts):
+            raise ValueError(f"accounts {self.accounts} repeat an account id: list each account once")
+        _require(0 <= self.positions <= 5000, "positions", self.positions, "use 0..5000 per account")
+        _require(self.max_lines >= 0, "max_lines", self.max_lines, "use 0 or more lines")
+        _require(0 < self.tick_hz <= 1000, "tick_hz", self.tick_hz, "use a rate in (0, 1000] ticks/s")
+        _require(0 <= self.snapshot_hold <= 60, "snapshot_hold", self.snapshot_hold, "use 0..60 seconds")
+        _require(self.max_msg_rate > 0, "max_msg_rate", self.max_msg_rate, "use 1 or more messages/s")
+
+
+def _require(ok: bool, name: str, value: object, fix: str) -> None:
+    """Raise a ValueError naming the field, its bad value and the fix unless `ok`."""
+    if not ok:
+        raise ValueError(f"{name}={value!r} is out of range: {fix}")

@@ -1,0 +1,192 @@
+"""Market-data lines and subscriptions, and the one pump task that streams every subscription's ticks."""
+
+import asyncio
+import random
+from collections import defaultdict
+from typing import Protocol
+
+from loguru import logger
+
+from simulator import outgoing
+from simulator.instruments import DemoContract
+from simulator.protocol import Tick
+from simulator.quotes import Quote
+
+_STREAM_ROTATION = (Tick.BID, Tick.ASK, Tick.LAST, Tick.VOLUME)
+"""What one subscription sends on successive pump cycles: one message per cycle."""
+
+
+class TickSink(Protocol):
+    """Where a subscription's messages go: a client session."""
+
+    def send(self, data: bytes) -> None:
+        """Queue framed bytes for the client."""
+
+
+class Subscription:
+    """One reqMktData that holds a line: streaming until cancelled, or a snapshot until it ends."""
+
+    __slots__ = ("conid", "delayed", "end_timer", "phase", "req_id", "sink", "snapshot")
+
+    def __init__(self, sink: TickSink, req_id: int, conid: int, snapshot: bool, delayed: bool) -> None:
+        self.sink = sink
+        self.req_id = req_id
+        self.conid = conid
+        self.snapshot = snapshot
+        self.delayed = delayed
+        self.phase = req_id % len(_STREAM_ROTATION)
+        self.end_timer: asyncio.TimerHandle | None = None
+
+    def tick_type(self, tick: Tick) -> int:
+        """The wire tick type for this subscription (delayed data uses IB's delayed types)."""
+        return tick.delayed() if self.delayed else int(tick)
+
+    def message(self, tick: Tick, quote: Quote) -> bytes:
+        """The framed message carrying one tick of `quote`."""
+        kind = self.tick_type(tick)
+        match tick:
+            case Tick.BID:
+                return outgoing.tick_price(self.req_id, kind, quote.bid, quote.bid_size)
+            case Tick.ASK:
+                return outgoing.tick_price(self.req_id, kind, quote.ask, quote.ask_size)
+            case Tick.LAST:
+                return outgoing.tick_price(self.req_id, kind, quote.last, quote.last_size)
+            case Tick.CLOSE:
+                return outgoing.tick_price(self.req_id, kind, quote.close, 0)
+            case _:
+                return outgoing.tick_size(self.req_id, kind, quote.volume)
+
+
+class Market:
+    """The account's market-data lines: who holds one, the quotes, and the tick pump.
+
+    Not thread-safe: the simulator's event loop owns it. A subscription past `max_lines` is refused
+    (the caller sends error 101) and holds nothing.
+    """
+
+    def __init__(self, max_lines: int, tick_hz: float, snapshot_hold: float, seed: int) -> None:
+        self.max_lines = max_lines
+        self._interval = 1.0 / tick_hz
+        self._snapshot_hold = snapshot_hold
+        self._rng = random.Random(seed)
+        self._subs: dict[tuple[TickSink, int], Subscription] = {}
+        self._quotes: dict[int, Quote] = {}
+        self._halts: set[str] = set()
+        self.ticks_sent = 0
+        self.cycles = 0
+        self.max_lag = 0.0
+
+    @property
+    def lines_held(self) -> int:
+        """Lines held right now by streaming subscriptions and snapshots in progress."""
+        return len(self._subs)
+
+    @property
+    def halted(self) -> bool:
+        """Whether streaming is stopped (connectivity lost, farm broken, gateway paused)."""
+        return bool(self._halts)
+
+    def halt(self, reason: str) -> None:
+        """Stop streaming ticks until every reason given is lifted."""
+        self._halts.add(reason)
+
+    def lift(self, reason: str) -> None:
+        """Lift one reason for halting."""
+        self._halts.discard(reason)
+
+    def holds(self, sink: TickSink, req_id: int) -> bool:
+        """Whether this client's reqId holds a line."""
+        return (sink, req_id) in self._subs
+
+    def subscribe(
+        self, sink: TickSink, req_id: int, contract: DemoContract, *, snapshot: bool, delayed: bool
+    ) -> bool:
+        """Take a line and send the opening ticks; False (nothing held) when every line is taken."""
+        if len(self._subs) >= self.max_lines:
+            return False
+        sub = Subscription(sink, req_id, contract.conid, snapshot, delayed)
+        self._subs[sink, req_id] = sub
+        quote = self._quote(contract)
+        opening = (Tick.BID, Tick.ASK, Tick.LAST, Tick.CLOSE, Tick.VOLUME)
+        sink.send(b"".join(sub.message(tick, quote) for tick in opening))
+        if snapshot:
+            sub.end_timer = asyncio.get_running_loop().call_later(
+                self._snapshot_hold, self._end_snapshot, sub
+            )
+        return True
+
+    def cancel(self, sink: TickSink, req_id: int) -> bool:
+        """Release the line of one subscription; False when that reqId held none."""
+        sub = self._subs.get((sink, req_id))
+        if sub is not None:
+            self._remove(sub)
+        return sub is not None
+
+    def release(self, sink: TickSink) -> int:
+        """Release every line of one client (it disconnected); return how many."""
+        mine = [sub for sub in self._subs.values() if sub.sink is sink]
+        for sub in mine:
+            self._remove(sub)
+        return len(mine)
+
+    def release_all(self) -> int:
+        """Drop every subscription of every client, as a gateway does when data is lost (1101)."""
+        count = len(self._subs)
+        for sub in list(self._subs.values()):
+            self._remove(sub)
+        return count
+
+    def price(self, conid: int) -> float | None:
+        """The last traded price of a contract that has been quoted, else None."""
+        quote = self._quotes.get(conid)
+        return quote.last if quote else None
+
+    async def pump(self) -> None:
+        """Send one tick per streaming subscription every 1/tick_hz s; never bursts to catch up."""
+        loop = asyncio.get_running_loop()
+        due = loop.time()
+        while True:
+            due += self._interval
+            await asyncio.sleep(max(due - loop.time(), 0.0))
+            lag = loop.time() - due
+            self.max_lag = max(self.max_lag, lag)
+            if lag > self._interval:
+                due = loop.time()  # more than a cycle behind: skip the missed cycles
+            self.cycles += 1
+            if not self._halts:
+                self._cycle()
+
+    def _cycle(self) -> None:
+        """Advance every streamed quote once and send each streaming subscription its next tick."""
+        batches: dict[TickSink, list[bytes]] = defaultdict(list)
+        stepped: set[int] = set()
+        for sub in self._subs.values():
+            if sub.snapshot:
+                continue
+            quote = self._quotes[sub.conid]
+            if sub.conid not in stepped:
+                quote.step()
+                stepped.add(sub.conid)
+            batches[sub.sink].append(sub.message(_STREAM_ROTATION[sub.phase], quote))
+            sub.phase = (sub.phase + 1) % len(_STREAM_ROTATION)
+        for sink, messages in batches.items():
+            sink.send(b"".join(messages))
+            self.ticks_sent += len(messages)
+
+    def _end_snapshot(self, sub: Subscription) -> None:
+        """A snapshot's hold is over: release its line and tell the client it is complete."""
+        self._remove(sub)
+        sub.sink.send(outgoing.tick_snapshot_end(sub.req_id))
+        logger.debug("snapshot {} ended, line released", sub.req_id)
+
+    def _remove(self, sub: Subscription) -> None:
+        """Forget a subscription and cancel its snapshot timer."""
+        del self._subs[sub.sink, sub.req_id]
+        if sub.end_timer is not None:
+            sub.end_timer.cancel()
+
+    def _quote(self, contract: DemoContract) -> Quote:
+        """The quote of a contract, created on its first subscription."""
+        if contract.conid not in self._quotes:
+            self._quotes[contract.conid] = Quote(contract, self._rng)
+        return self._quotes[contract.conid]

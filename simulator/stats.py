@@ -1,0 +1,47 @@
+"""What the simulator counts, and the stats snapshot it reports (`Simulator.stats()`, `GET /stats`)."""
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import msgspec
+
+
+@dataclass
+class Counters:
+    """Running totals that survive a simulated gateway restart (owned by the event loop)."""
+
+    requests: Counter[int] = field(default_factory=Counter)
+    orders: int = 0
+    refused_101: int = 0
+    pacing_violations: int = 0
+    connections: int = 0
+    bad_clients: int = 0
+
+
+class SimulatorStats(msgspec.Struct, frozen=True, kw_only=True):
+    """A consistent snapshot of the simulator.
+
+    `clients`: API clients past startApi; `sockets`: open TCP connections (handshaking ones too);
+    `subscriptions`: market-data lines held now; `requests`: messages received by message id;
+    `orders`: placeOrder messages received; `refused_101`: subscriptions refused at the line limit;
+    `pacing_violations`: messages above the allowed rate; `bad_clients`: connections dropped for not
+    speaking the protocol; `ticks_sent`/`pump_cycles`/`pump_max_lag` describe the tick pump.
+    """
+
+    running: bool
+    clients: int
+    client_ids: list[int]
+    sockets: int
+    subscriptions: int
+    max_lines: int
+    requests: dict[int, int]
+    orders: int
+    refused_101: int
+    pacing_violations: int
+    connections: int
+    bad_clients: int
+    paused: bool
+    streaming_halted: bool
+    ticks_sent: int
+    pump_cycles: int
+    pump_max_lag: float

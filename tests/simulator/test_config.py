@@ -1,0 +1,25 @@
+"""Bad simulator settings are refused with a message naming the setting and the fix."""
+
+import pytest
+
+from simulator import SimulatorConfig
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"port": 70000}, "port=70000 .*0..65535"),
+        ({"admin_port": -1}, "admin_port=-1"),
+        ({"accounts": ()}, "accounts is empty"),
+        ({"accounts": ("DU 1",)}, "account 'DU 1'"),
+        ({"accounts": ("DU1", "DU1")}, "repeat"),
+        ({"positions": -1}, "positions=-1"),
+        ({"max_lines": -5}, "max_lines=-5"),
+        ({"tick_hz": 0}, "tick_hz=0"),
+        ({"snapshot_hold": -1}, "snapshot_hold=-1"),
+        ({"max_msg_rate": 0}, "max_msg_rate=0"),
+    ],
+)
+def test_bad_settings_name_the_setting(overrides: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        SimulatorConfig(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,148 @@
+"""Market data through ib_insync: streaming, cancel, snapshots, the line limit (101) and refusals."""
+
+from collections.abc import Callable
+
+from ib_insync import IB, Contract, Stock, Ticker
+
+from simulator import Simulator
+from tests.conftest import next_client_id
+from tests.helpers import wait_until
+from tests.simulator.support import RawClient, barrier, ib_wait
+
+Connect = Callable[..., IB]
+
+
+def _errors(ib: IB) -> list[tuple[int, Contract | None]]:
+    """Start recording (code, contract) of every error `ib` receives."""
+    seen: list[tuple[int, Contract | None]] = []
+    ib.errorEvent += lambda _req_id, code, _text, contract: seen.append((code, contract))
+    return seen
+
+
+def _updates(ticker: Ticker) -> list[Ticker]:
+    """Start recording every update of `ticker` (one per batch of its ticks that arrived)."""
+    seen: list[Ticker] = []
+    ticker.updateEvent += seen.append
+    return seen
+
+
+def assert_no_more_ticks(sim: Simulator, ib: IB, updates: list[Ticker]) -> None:
+    """After the simulator's pump has run 5 more cycles, not one more tick reached `updates`' ticker."""
+    barrier(ib)
+    before = len(updates)
+    cycles = sim.stats().pump_cycles
+    wait_until(lambda: sim.stats().pump_cycles >= cycles + 5, message="five more pump cycles")
+    barrier(ib)
+    assert len(updates) == before
+
+
+def test_ticks_stream_until_cancelled(simulator: Simulator, ib: IB) -> None:
+    contract = Stock("AAPL", "SMART", "USD")
+    ticker = ib.reqMktData(contract)
+    updates = _updates(ticker)
+    ib_wait(ib, lambda: len(updates) >= 10, message="ten batches of ticks")
+    assert min(ticker.bid, ticker.ask, ticker.last, ticker.close, ticker.volume) > 0
+    assert ticker.marketDataType == 1
+    assert simulator.stats().subscriptions == 1
+
+    ib.cancelMktData(contract)
+    wait_until(lambda: simulator.stats().subscriptions == 0, message="the line is released")
+    assert_no_more_ticks(simulator, ib, updates)
+
+
+def test_past_the_line_limit_101_refuses_and_a_line_freed_by_cancel_is_reusable(
+    simulator_factory: Callable[..., Simulator], ib_factory: Connect
+) -> None:
+    sim = simulator_factory(max_lines=2)
+    ib = ib_factory(sim)
+    errors = _errors(ib)
+    first, second, third = (Stock(s, "SMART", "USD") for s in ("AAPL", "MSFT", "IBM"))
+    ib.reqMktData(first)
+    ib.reqMktData(second)
+    refused = ib.reqMktData(third)
+    ib_wait(ib, lambda: errors, message="error 101")
+    assert errors == [(101, third)]
+    stats = sim.stats()
+    assert (stats.subscriptions, stats.refused_101) == (2, 1)
+    barrier(ib)
+    assert refused.last != refused.last  # NaN: the refused subscription got no tick
+
+    ib.cancelMktData(first)
+    wait_until(lambda: sim.stats().subscriptions == 1, message="the cancelled line is free")
+    ib.cancelMktData(third)  # ib_insync keeps a refused ticker registered: the application cancels it
+    again = ib.reqMktData(third)
+    ib_wait(ib, lambda: again.last > 0, message="the freed line streams")
+    assert sim.stats().subscriptions == 2
+
+
+def test_a_snapshot_returns_prices_then_frees_its_line(simulator: Simulator, ib: IB) -> None:
+    [ticker] = ib.reqTickers(Stock("MSFT", "SMART", "USD"))
+    assert min(ticker.bid, ticker.ask, ticker.last, ticker.close) > 0
+    assert simulator.stats().subscriptions == 0
+
+
+def test_a_snapshot_holds_a_line_until_it_ends_or_is_cancelled(
+    simulator_factory: Callable[..., Simulator], ib_factory: Connect
+) -> None:
+    sim = simulator_factory(max_lines=1, snapshot_hold=30)
+    ib = ib_factory(sim)
+    errors = _errors(ib)
+    snapshot_contract = Stock("MSFT", "SMART", "USD")
+    snapshot = ib.reqMktData(snapshot_contract, snapshot=True)
+    ib_wait(ib, lambda: snapshot.last > 0, message="the snapshot's prices")
+    assert sim.stats().subscriptions == 1
+    ib.reqMktData(Stock("AAPL", "SMART", "USD"))
+    ib_wait(ib, lambda: errors, message="101 while the snapshot holds the only line")
+    assert [code for code, _ in errors] == [101]
+
+    ib.cancelMktData(snapshot_contract)
+    wait_until(lambda: sim.stats().subscriptions == 0, message="a cancelled snapshot frees its line")
+
+
+def test_market_data_without_an_exchange_gets_321_like_the_real_gateway(simulator: Simulator, ib: IB) -> None:
+    errors = _errors(ib)
+    option = next(p.contract for p in ib.positions() if p.contract.secType == "OPT")
+    assert option.exchange == ""  # positions carry no exchange for options
+    ib.reqMktData(option)
+    ib_wait(ib, lambda: errors, message="error 321")
+    assert [code for code, _ in errors] == [321]
+    ib.cancelMktData(option)
+
+    option.exchange = "SMART"
+    ticker = ib.reqMktData(option)
+    ib_wait(ib, lambda: ticker.last > 0, message="the option streams once it names an exchange")
+
+
+def test_market_data_for_an_unknown_contract_gets_200(simulator: Simulator, ib: IB) -> None:
+    errors = _errors(ib)
+    ib.reqMktData(Stock("NOPE", "SMART", "USD"))
+    ib_wait(ib, lambda: errors, message="error 200")
+    assert [code for code, _ in errors] == [200]
+    assert simulator.stats().subscriptions == 0
+
+
+def test_delayed_market_data_uses_the_delayed_tick_types(simulator: Simulator, ib: IB) -> None:
+    ib.reqMarketDataType(3)
+    ticker = ib.reqMktData(Stock("IBM", "SMART", "USD"))
+    ib_wait(ib, lambda: min(ticker.bid, ticker.ask, ticker.last, ticker.volume) > 0, message="delayed ticks")
+    assert ticker.marketDataType == 3
+
+
+def test_two_clients_stream_the_same_contract_each_on_its_own_line(simulator: Simulator, ib_factory: Connect):
+    tickers = []
+    for ib in (ib_factory(simulator), ib_factory(simulator)):
+        tickers.append((ib, ib.reqMktData(Stock("SPY", "SMART", "USD"))))
+    for ib, ticker in tickers:
+        ib_wait(ib, lambda t=ticker: t.last > 0)
+    assert simulator.stats().subscriptions == 2
+
+
+def test_a_reqid_that_already_holds_a_line_gets_322(simulator: Simulator) -> None:
+    client = RawClient(simulator.port)
+    client.start(next_client_id())
+    client.subscribe(req_id=5, conid=265598)
+    client.subscribe(req_id=5, conid=272093)
+    error = client.read_until(lambda fields: fields[0] == "4" and fields[2] != "-1")
+    assert error[2:4] == ["5", "322"]
+    assert simulator.stats().subscriptions == 1
+    client.close()
