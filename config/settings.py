@@ -16,6 +16,7 @@ NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
 Seconds = Annotated[float, msgspec.Meta(gt=0)]
 NonNegativeSeconds = Annotated[float, msgspec.Meta(ge=0)]
 NonEmptyStr = Annotated[str, msgspec.Meta(min_length=1)]
+PerSecond = Annotated[float, msgspec.Meta(gt=0)]
 
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
 
@@ -43,12 +44,23 @@ class IbSettings(Section):
     account: str = ""
     connect_timeout_s: Seconds = 10.0
     readonly: bool = True
+    pacing_per_s: PerSecond = 45.0  # requests per second to the gateway (IB allows 50: error 100 beyond)
+    lost_grace_s: Seconds = 30.0  # how long a 1100 (IB connectivity lost) may last before reconnecting
 
 
 class SlotSettings(Section):
     """The market-data line budget possync may use."""
 
     budget: Count = 90
+    preempt: bool = True  # a more important active contract takes the line of the least important one
+    regrow_s: Seconds = 60.0  # after a 101 refusal, the budget grows back by one line this often
+    reconcile_s: Seconds = 30.0  # how often the lines held are checked against live streams
+
+
+class StreamSettings(Section):
+    """The real-time streams of active contracts."""
+
+    silent_after_s: Seconds = 120.0  # a stream without a tick this long (feeds healthy) is resubscribed
 
 
 class PollerSettings(Section):
@@ -56,6 +68,27 @@ class PollerSettings(Section):
 
     interval_s: Seconds = 5.0
     batch_size: Count = 50
+    request_timeout_s: Seconds = 10.0  # wait for the gateway's answer to one batch; a timeout is never "flat"
+    reconcile_interval_s: Seconds = 60.0  # how often the gateway's positions are compared with the lake
+
+
+class QueueSettings(Section):
+    """Scheduling of the positions that do not stream: refresh, backoff, parking, and the state file."""
+
+    refresh_s: Seconds = 60.0  # after a successful refresh, a position is due again this much later
+    max_attempts: Count = 5  # consecutive failures after which a position is parked with its reason
+    backoff_min_s: Seconds = 5.0  # delay after a first failure; doubles with each further one
+    backoff_max_s: Seconds = 300.0  # cap of that delay
+    park_s: Seconds = 3600.0  # a parked position is tried again after this long
+    lease_s: Seconds = 30.0  # a position handed to the poller and not answered is due again after this
+    state_file: NonEmptyStr = "state/queue.msgpack"  # the queue's own state, kept across restarts
+    save_interval_s: Seconds = 1.0  # the state file is saved at most this long after a change
+
+
+class RegistrySettings(Section):
+    """The active-strategies registry."""
+
+    refresh_interval_s: Seconds = 1.0  # how often active_strategies is checked for the CLI's changes
 
 
 class LakeSettings(Section):
@@ -112,3 +145,6 @@ class Settings(Section):
     http: HttpSettings = HttpSettings()
     supervision: SupervisionSettings = SupervisionSettings()
     log: LogSettings = LogSettings()
+    queue: QueueSettings = QueueSettings()
+    registry: RegistrySettings = RegistrySettings()
+    streams: StreamSettings = StreamSettings()

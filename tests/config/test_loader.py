@@ -7,7 +7,7 @@ import pytest
 
 from config import ConfigError, Settings, load_settings
 
-IB_KEYS = "host, port, client_id, account, connect_timeout_s, readonly"
+IB_KEYS = "host, port, client_id, account, connect_timeout_s, readonly, pacing_per_s, lost_grace_s"
 
 
 @pytest.fixture

@@ -1,0 +1,49 @@
+"""One batch refresh as pure rules: observed, closed (0), uncovered accounts, incomplete replies, not held."""
+
+import pytest
+
+from actors.poll_refresh import NOTHING_TO_OBSERVE, refresh_batch
+from messages.domain import Contract, Source, utc_now
+from messages.poller import HeldPosition, PositionsReply
+from messages.queue import Outcome, PollItem
+
+pytestmark = pytest.mark.timeout(10)
+
+A, B, C = Contract(1, "A", "STK"), Contract(2, "B", "STK"), Contract(3, "C", "STK")
+NOW = utc_now()
+
+
+def reply(*held: HeldPosition, complete: bool = True, accounts=("DU1", "DU2")) -> PositionsReply:
+    return PositionsReply(complete, accounts, held, NOW)
+
+
+def item(contract: Contract, *accounts: str) -> PollItem:
+    return PollItem(contract, 5, 1, accounts)
+
+
+def test_held_positions_are_observed_and_vanished_ones_closed_at_zero():
+    items = [item(A, "DU1", "DU2"), item(B, "DU1"), item(C, "DU9")]
+    observations, outcomes = refresh_batch(items, reply(HeldPosition("DU1", A, 10, 2.5, 3.0)), NOW)
+    assert [(o.account, o.contract.conid, o.position, o.market_price, o.source) for o in observations] == [
+        ("DU1", 1, 10, 3.0, Source.POLL),
+        ("DU2", 1, 0.0, None, Source.POLL),
+        ("DU1", 2, 0.0, None, Source.POLL),
+    ]
+    assert [(o.conid, o.outcome, o.accounts) for o in outcomes] == [
+        (1, Outcome.SUCCESS, ("DU1",)),
+        (2, Outcome.CLOSED, ()),
+        (3, Outcome.SUCCESS, ("DU9",)),  # DU9 is not covered by the reply: nothing is concluded
+    ]
+
+
+def test_an_incomplete_reply_proves_nothing_and_writes_nothing():
+    observations, outcomes = refresh_batch([item(A, "DU1")], reply(complete=False), NOW)
+    assert observations == []
+    assert [o.outcome for o in outcomes] == [Outcome.DEFERRED]
+    assert "positionEnd" in outcomes[0].error
+
+
+def test_a_contract_nobody_holds_or_held_is_a_failure_with_its_reason():
+    observations, outcomes = refresh_batch([item(A)], reply(), NOW)
+    assert observations == []
+    assert [(o.outcome, o.error) for o in outcomes] == [(Outcome.FAILED, NOTHING_TO_OBSERVE)]
