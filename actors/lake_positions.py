@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from deltalake import DeltaTable, QueryBuilder
+from deltalake import DeltaTable
 
+from actors.lake_query import query
 from actors.lake_tables import POSITION_UPDATES
 from messages.domain import Contract, Observation, Source
 
@@ -81,7 +82,7 @@ def latest_contracts(root: Path, conids: Iterable[int]) -> dict[int, Contract]:
 
 def _query(table: DeltaTable, sql: str) -> pa.Table:
     """Run `sql` against `table` registered as `position_updates`; the result without the window column."""
-    result = pa.table(QueryBuilder().register(POSITION_UPDATES.name, table).execute(sql).read_all())
+    result = query(table, sql, POSITION_UPDATES.name)
     return result.drop_columns([c for c in result.column_names if c not in POSITION_UPDATES.schema.names])
 
 

@@ -17,6 +17,7 @@ from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError
 
 from actors.lake_positions import latest_contracts
+from actors.lake_query import read_all
 from actors.lake_tables import ACTIVE_STRATEGIES
 from messages.domain import Contract, utc_now
 from messages.lake import StrategyChange
@@ -108,7 +109,7 @@ class StrategyLog:
         """Every usable change at the version last seen by `version()`, and the unusable rows described."""
         if self._table is None:
             return [], []
-        return parse_changes(self._table.to_pyarrow_table().to_pylist())
+        return parse_changes(read_all(self._table).to_pylist())
 
 
 def append_change(root: Path, change: StrategyChange, attempts: int = 8) -> None:

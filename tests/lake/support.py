@@ -1,7 +1,6 @@
 """Helpers of the lake tests (also used by the SIGKILL child): observations with ids, reading tables, status.
 
-Tables are read through deltalake's `QueryBuilder`: `DeltaTable.to_pyarrow_table()` here intermittently
-aborts the interpreter at exit ("terminate called without an active exception", delta-rs #2184).
+Tables are read through `actors.lake_query` (see there why not `DeltaTable.to_pyarrow_table()`).
 """
 
 from collections import Counter
@@ -10,8 +9,9 @@ from typing import Any
 
 import pyarrow as pa
 import pykka
-from deltalake import DeltaTable, QueryBuilder
+from deltalake import DeltaTable
 
+from actors import lake_query
 from messages.domain import Contract, Observation, Source, utc_now
 from messages.lake import GetLakeStatus, LakeStatus
 from tests.helpers import wait_until
@@ -31,8 +31,7 @@ def observations(first: int, count: int) -> tuple[Observation, ...]:
 
 def query(root: Path | str, table: str, sql: str) -> pa.Table:
     """Run `sql` (the table is called `t`) on `root/table` with plain deltalake."""
-    dt = DeltaTable(str(Path(root) / table))
-    return pa.table(QueryBuilder().register("t", dt).execute(sql).read_all())
+    return lake_query.query(DeltaTable(str(Path(root) / table)), sql)
 
 
 def ids_in_lake(root: Path | str) -> Counter[int]:

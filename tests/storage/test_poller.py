@@ -11,6 +11,7 @@ import pyarrow.compute as pc
 import pytest
 from deltalake import DeltaTable
 
+from actors.lake_query import read_all
 from actors.lake_tables import POSITION_QUEUE, POSITION_UPDATES
 from actors.poll_refresh import NOTHING_TO_OBSERVE
 from actors.poller import PollerActor
@@ -91,7 +92,7 @@ class Service:
             ask(self.tree, LAKE_WRITER, FlushNow())
             if not DeltaTable.is_deltatable(str(self.root / name)):
                 return None
-            table = DeltaTable(str(self.root / name)).to_pyarrow_table()
+            table = read_all(DeltaTable(str(self.root / name)))
             return table if table.num_rows >= min_rows else None
 
         return wait_until(committed, timeout=30, message=f"{min_rows} rows in {name}")
@@ -137,7 +138,7 @@ def test_all_positions_are_refreshed_within_the_expected_cycles_most_important_f
     commits = DeltaTable(str(service.root / "position_queue")).version() + 1
     assert commits <= cycles + 2  # batched, never one commit per item
     for table in (POSITION_UPDATES, POSITION_QUEUE):  # plain deltalake reads the documented schema
-        assert DeltaTable(str(service.root / table.name)).to_pyarrow_table().schema == table.schema
+        assert read_all(DeltaTable(str(service.root / table.name))).schema == table.schema
 
 
 def test_a_closed_position_is_recorded_as_zero_and_leaves_the_queue(service):
@@ -163,7 +164,7 @@ def test_a_timed_out_request_is_deferred_with_its_reason_and_never_reads_as_flat
     assert set(audit.column("outcome").to_pylist()) == {"deferred"}
     assert "did not answer PositionsRequest within 0.5s" in audit.column("error")[0].as_py()
     assert not DeltaTable.is_deltatable(str(service.root / "position_updates")) or (
-        DeltaTable(str(service.root / "position_updates")).to_pyarrow_table().num_rows == 0
+        read_all(DeltaTable(str(service.root / "position_updates"))).num_rows == 0
     )
     assert service.queue_status().parked == ()
     service.cycle()  # the deferred items come back (after backoff_min_s) with the rest

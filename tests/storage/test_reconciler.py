@@ -5,6 +5,7 @@ import pytest
 from deltalake import DeltaTable
 
 from actors.lake_positions import LatestPositions
+from actors.lake_query import read_all
 from actors.reconciler import ReconcilerActor
 from messages.domain import Contract, Source
 from messages.lake import FlushNow
@@ -32,7 +33,7 @@ def reconciling(simulator, lake_root):
 def committed_rows(tree, root, count: int):
     def enough():
         ask(tree, LAKE_WRITER, FlushNow())
-        table = DeltaTable(str(root / "position_updates")).to_pyarrow_table()
+        table = read_all(DeltaTable(str(root / "position_updates")))
         return table if table.num_rows >= count else None
 
     return wait_until(enough, timeout=20, message=f"{count} rows committed")

@@ -8,6 +8,7 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
+from actors.lake_query import read_all
 from actors.lake_tables import ACTIVE_STRATEGIES, POSITION_UPDATES
 from actors.registry_store import (
     StrategyLog,
@@ -56,7 +57,7 @@ def test_activation_takes_the_contract_fields_from_the_lake_positions(tmp_path):
     assert latest[265598].contract.symbol == "AAPL2"
     change = latest[265598]
     assert (change.strategy_id, change.priority, change.active) == ("momentum", 2, True)
-    table = DeltaTable(str(tmp_path / ACTIVE_STRATEGIES.name)).to_pyarrow_table()
+    table = read_all(DeltaTable(str(tmp_path / ACTIVE_STRATEGIES.name)))
     assert table.schema == ACTIVE_STRATEGIES.schema  # the documented schema, for any Delta reader
 
 
