@@ -2,7 +2,8 @@
 
 Every read in possync goes through here. `DeltaTable.to_pyarrow_table()` intermittently aborts the
 interpreter at exit when other threads are alive ("terminate called without an active exception",
-delta-rs #2184); the QueryBuilder path does not.
+delta-rs #2184); the QueryBuilder path does not. QueryBuilder returns strings as `string_view`, which
+pyarrow compute does not fully support: results come back with plain `string` columns.
 """
 
 import pyarrow as pa
@@ -11,7 +12,9 @@ from deltalake import DeltaTable, QueryBuilder
 
 def query(table: DeltaTable, sql: str, name: str = "t") -> pa.Table:
     """Run `sql` on `table`, which the SQL calls `name`."""
-    return pa.table(QueryBuilder().register(name, table).execute(sql).read_all())
+    result = pa.table(QueryBuilder().register(name, table).execute(sql).read_all())
+    fields = [f.with_type(pa.string()) if f.type == pa.string_view() else f for f in result.schema]
+    return result.cast(pa.schema(fields))
 
 
 def read_all(table: DeltaTable) -> pa.Table:
