@@ -1,0 +1,75 @@
+"""The session subtree: everything that lives and dies with one gateway connection.
+
+    SessionSupervisor          rest_for_one, backoff with jitter, parks (and retries) when restarts pile up
+    ├── ConnectionActor        CONNECTION: the gateway session; exits when it is lost
+    ├── SlotAllocatorActor     SLOT_ALLOCATOR: the line budget; a fresh ledger and epoch per session
+    ├── *workers               e.g. the PollerActor and ReconcilerActor (they need the connection)
+    └── StreamSupervisor       STREAMS: one StreamActor per active contract
+
+`rest_for_one` encodes the dependencies: when the connection goes, everything after it restarts once
+it is back; a crash of the allocator restarts the workers and the streams too; a stream crash restarts
+that stream only. The session never escalates: with the gateway away for hours it keeps retrying,
+with backoff, and parks for `backoff_max_s` whenever its restart intensity is exceeded.
+"""
+
+from actors.connection import ConnectionActor
+from actors.outage_log import OutageLog
+from actors.slot_allocator import SlotAllocatorActor
+from actors.stream import StreamTemplate
+from actors.stream_handlers import StreamHandlers
+from actors.stream_supervisor import StreamSupervisorSpec
+from config.settings import Settings, SupervisionSettings
+from messages.routing import CONNECTION, SLOT_ALLOCATOR, STREAMS
+from supervisors import Backoff, ChildSpec, OnMaxIntensity, Spec, Strategy, SupervisorSpec
+
+SESSION = "session"
+_MARGIN_S = 10.0
+
+
+def session_spec(
+    settings: Settings,
+    handlers: StreamHandlers,
+    workers: tuple[Spec, ...] = (),
+    outage: OutageLog | None = None,
+) -> SupervisorSpec:
+    """The SessionSupervisor's spec (see the module docstring); `handlers` receive the streamed updates.
+
+    `outage` logs failed connection attempts across restarts (one is made when None).
+    """
+    supervision = settings.supervision
+    connect_s = settings.ib.connect_timeout_s
+    connection = ChildSpec(
+        CONNECTION,
+        ConnectionActor,
+        args=(settings.ib, outage or OutageLog()),
+        start_timeout_s=connect_s * 2 + _MARGIN_S,  # the last client id's attempt may take the whole timeout
+        shutdown_timeout_s=_MARGIN_S,
+    )
+    template = StreamTemplate(handlers, settings.streams.silent_after_s, settings.ib.account)
+    streams = StreamSupervisorSpec(
+        STREAMS,
+        template=template,
+        intensity=supervision.intensity * settings.slots.budget,  # each line may fail `intensity` times
+        **_restarts(supervision),
+    )
+    allocator = ChildSpec(SLOT_ALLOCATOR, SlotAllocatorActor, args=(settings.slots,))
+    return SupervisorSpec(
+        SESSION,
+        children=(connection, allocator, *workers, streams),
+        strategy=Strategy.REST_FOR_ONE,
+        intensity=supervision.intensity,
+        **_restarts(supervision),
+    )
+
+
+def _restarts(supervision: SupervisionSettings) -> dict[str, object]:
+    """Restart window, backoff with jitter, and parking instead of escalating (a session never gives up)."""
+    backoff = None
+    if supervision.backoff_min_s > 0:
+        backoff = Backoff(supervision.backoff_min_s, supervision.backoff_max_s)
+    return {
+        "period_s": supervision.period_s,
+        "backoff": backoff,
+        "on_max_intensity": OnMaxIntensity.PARK,
+        "park_s": max(supervision.backoff_max_s, supervision.backoff_min_s, 0.001),
+    }

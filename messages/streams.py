@@ -1,0 +1,51 @@
+"""Messages of the StreamActors and their StreamSupervisor (tree name `STREAMS`).
+
+The StreamSupervisor also accepts `ContractActivated`, `ContractDeactivated` and `ActiveContracts` from
+`messages.routing`; each StreamActor also accepts the slot and connection messages addressed to it.
+"""
+
+from enum import StrEnum
+
+import msgspec
+
+from messages.slots import SlotLease
+
+
+class StreamState(StrEnum):
+    """Where one active contract's stream stands."""
+
+    REQUESTED = "requested"  # asked the allocator for a line
+    STREAMING = "streaming"  # holds a line and is subscribed
+    QUEUED = "queued"  # no line (none free, demoted, or refused with 101): in the queue, waiting for one
+    PARKED = "parked"  # the gateway refused its market data for good (e.g. 200): in the queue only
+
+
+class CheckSilence(msgspec.Struct, frozen=True):
+    """Timer → stream: resubscribe if no tick came for `streams.silent_after_s` while the feeds are fine."""
+
+
+class GetStreamStatus(msgspec.Struct, frozen=True):
+    """Ask a stream for its `StreamStatus` (always with a timeout)."""
+
+
+class StreamStatus(msgspec.Struct, frozen=True):
+    """One stream: its contract, state, line, whether silence is expected, and its counters."""
+
+    conid: int
+    priority: int
+    state: StreamState
+    lease: SlotLease | None
+    suspect: bool
+    ticks: int
+    resubscriptions: int
+    market_price: float | None
+
+
+class GetActiveStreams(msgspec.Struct, frozen=True):
+    """Ask the StreamSupervisor which contracts it runs a stream for (an `ActiveStreams`)."""
+
+
+class ActiveStreams(msgspec.Struct, frozen=True):
+    """The stream names by conid, as the StreamSupervisor runs them now."""
+
+    names: dict[int, str]

@@ -1,0 +1,103 @@
+"""IbSession against the simulator: paced, ordered requests; refusals; a clean close."""
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from actors.ib_session import IbSession
+from messages.connection import GatewayDisconnected, SubscriptionFailed, TickReceived
+from messages.domain import Contract
+from messages.slots import SlotLease
+from simulator import Simulator
+from tests.conftest import next_client_id
+from tests.helpers import wait_until
+from tests.streaming.support import Recording, active
+
+
+@pytest.fixture
+def session_on(simulator_factory: Callable[..., Simulator]) -> Any:
+    """Connect IbSessions to simulators; closed after the test, and their threads must be gone."""
+    sessions: list[IbSession] = []
+
+    def connect(sim: Simulator, events: Recording) -> IbSession:
+        session = IbSession(events.add, pacing_per_s=45.0, name="test-ib-loop")
+        sessions.append(session)
+        session.connect(
+            "127.0.0.1", sim.port, next_client_id(), timeout_s=5, account="", readonly=True, tries=1
+        )
+        return session
+
+    yield connect
+    for session in sessions:
+        session.close()
+    assert not [t for t in threading.enumerate() if t.name == "test-ib-loop"]
+
+
+@pytest.mark.timeout(30)
+def test_a_subscription_cancelled_before_it_went_out_costs_no_request(
+    simulator_factory: Callable[..., Simulator], session_on: Any
+) -> None:
+    sim = simulator_factory(positions=60)
+    session = session_on(sim, Recording())
+    ticks = Recording()
+    contracts = sim.positions()[:50]
+    leases = [SlotLease(i, 1) for i in range(50)]
+    for lease, position in zip(leases, contracts, strict=True):
+        session.subscribe(lease, _contract(position), ticks.add)
+    for lease in leases:
+        session.unsubscribe(lease)
+
+    wait_until(lambda: session.requests_pending == 0, 10)
+    assert session.requests_sent < 10, "the paced queue dropped what was cancelled before it was sent"
+    wait_until(lambda: sim.stats().subscriptions == 0, 10)
+
+
+@pytest.mark.timeout(30)
+def test_a_storm_of_subscriptions_is_paced_below_the_gateway_limit(
+    simulator_factory: Callable[..., Simulator], session_on: Any
+) -> None:
+    sim = simulator_factory(positions=100)
+    session = session_on(sim, Recording())
+    ticks = Recording()
+    for i, position in enumerate(sim.positions()):
+        session.subscribe(SlotLease(i, 1), _contract(position), ticks.add)
+
+    wait_until(lambda: sim.stats().subscriptions == 100, 20)
+    assert sim.stats().pacing_violations == 0
+    assert session.pacing_delays >= 50
+    wait_until(lambda: {t.lease.lease_id for t in ticks.all(TickReceived)} == set(range(100)), 10)
+
+
+@pytest.mark.timeout(30)
+def test_a_refused_subscription_is_reported_and_holds_nothing(
+    simulator_factory: Callable[..., Simulator], session_on: Any
+) -> None:
+    sim = simulator_factory(positions=10, max_lines=1)
+    events = Recording()
+    session = session_on(sim, events)
+    first, second = sim.positions()[:2]
+    session.subscribe(SlotLease(1, 1), _contract(first), Recording().add)
+    session.subscribe(SlotLease(2, 1), _contract(second), Recording().add)
+
+    wait_until(lambda: events.all(SubscriptionFailed), 10)
+    assert events.all(SubscriptionFailed)[0].lease == SlotLease(2, 1)
+    assert events.all(SubscriptionFailed)[0].code == 101
+    wait_until(lambda: session.requests_pending == 0, 10)
+    assert sim.stats().subscriptions == 1
+
+
+@pytest.mark.timeout(30)
+def test_a_dropped_socket_is_reported(simulator_factory: Callable[..., Simulator], session_on: Any) -> None:
+    sim = simulator_factory(positions=5)
+    events = Recording()
+    session_on(sim, events)
+
+    sim.drop_all()
+
+    wait_until(lambda: events.all(GatewayDisconnected), 10)
+
+
+def _contract(position: Any) -> Contract:
+    return active(position).contract
