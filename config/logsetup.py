@@ -2,7 +2,9 @@
 
 Enables the loggers of possync's packages (each package disables its own on import), writes human-readable
 lines or one JSON object per line to stderr, and routes the standard `logging` records of third-party
-libraries (ib_insync) into the same sink at WARNING and above.
+libraries into the same sink at WARNING and above. pykka (a traceback per actor crash) and ib_insync
+(a line per failed connect attempt or gateway error) are heard only at DEBUG or TRACE: the supervision
+events and the ConnectionActor already report those once, without flooding a log during an outage.
 """
 
 import logging
@@ -13,6 +15,7 @@ from loguru import logger
 from config.settings import LogSettings
 
 PACKAGES = ("actors", "messages", "supervisors", "config", "simulator")
+CHATTY_LIBRARIES = ("pykka", "ib_insync")
 
 
 class _ToLoguru(logging.Handler):
@@ -35,3 +38,6 @@ def configure_logging(settings: LogSettings) -> None:
     for package in PACKAGES:
         logger.enable(package)
     logging.basicConfig(handlers=[_ToLoguru()], level=logging.WARNING, force=True)
+    verbose = logger.level(settings.level).no <= logger.level("DEBUG").no
+    for name in CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING if verbose else logging.CRITICAL)

@@ -33,6 +33,21 @@ class EventKind(StrEnum):
     ESCALATED = "escalated"  # the supervisor exits abnormally so that its parent decides
 
 
+LOG_LEVELS = {
+    EventKind.STARTED: "DEBUG",
+    EventKind.STOPPED: "DEBUG",
+    EventKind.BACKOFF: "DEBUG",
+    EventKind.START_FAILED: "INFO",
+    EventKind.EXITED: "INFO",
+    EventKind.RESTARTING: "INFO",
+    EventKind.ABANDONED: "WARNING",
+    EventKind.MAX_INTENSITY: "WARNING",
+    EventKind.PARKED: "WARNING",
+    EventKind.ESCALATED: "ERROR",
+}
+"""The log level of each kind: routine starts and stops stay out of an INFO log; failures do not."""
+
+
 class SupervisionEvent(msgspec.Struct, frozen=True):
     """One supervision event; `incarnation` is the child's, `at` the tree clock's time."""
 
@@ -68,7 +83,7 @@ class EventLog:
         with self._lock:
             self._events.append(event)
             subscribers = list(self._subscribers)
-        logger.info("supervision: {}", event)
+        logger.log(LOG_LEVELS[kind], "supervision: {}", event)
         for subscriber in subscribers:
             try:
                 subscriber(event)
