@@ -115,7 +115,12 @@ class Decider(msgspec.Struct, frozen=True):
 
 
 class ChildSpec(msgspec.Struct, frozen=True):
-    """A worker: a SupervisedActor subclass, started as `actor_class.start(ctx, *args, **kwargs)`."""
+    """A worker: a SupervisedActor subclass, started as `actor_class.start(ctx, *args, **kwargs)`.
+
+    `start_required=False`: a failed first start does not fail the supervisor's start; the child is then
+    restarted as after a crash (backoff, intensity), and the siblings that depend on it under the
+    strategy (the later ones for rest_for_one, all for one_for_all) start once it is up.
+    """
 
     name: str
     actor_class: type[SupervisedActor]
@@ -124,6 +129,7 @@ class ChildSpec(msgspec.Struct, frozen=True):
     restart: Restart = Restart.PERMANENT
     shutdown_timeout_s: float = 5.0
     start_timeout_s: float = 5.0
+    start_required: bool = True
 
     def __post_init__(self) -> None:
         _check(self, "name", _name, "must be a non-empty str")
@@ -152,6 +158,7 @@ class SupervisorSpec(msgspec.Struct, frozen=True):
     `intensity`/`period_s`: at most that many restarts in a sliding window (OTP default 1 in 5 s).
     `decider`: maps the exception of an abnormal exit to a Directive. `actor_class`: Supervisor (None),
     DynamicSupervisor, or a subclass. Timeouts default to the sum of the children's plus 5 s.
+    `start_required` as for a ChildSpec.
     """
 
     name: str
@@ -167,6 +174,7 @@ class SupervisorSpec(msgspec.Struct, frozen=True):
     shutdown_timeout_s: float | None = None
     start_timeout_s: float | None = None
     actor_class: type[SupervisedActor] | None = None
+    start_required: bool = True
 
     def __post_init__(self) -> None:
         from supervisors.dynamic import DynamicSupervisor  # the supervisors import this module

@@ -87,13 +87,26 @@ class Supervisor(SupervisedActor):
         self._parked = False
 
     def on_start(self) -> None:
-        """Claim the children's names and start them in order; StartFailure if one does not come up."""
-        for child in self._children.values():
+        """Claim the children's names and start them in order; StartFailure if a required one fails.
+
+        A child that may start late (`start_required=False`) and fails is handled as after a crash; the
+        siblings that depend on it under the strategy wait and start after it.
+        """
+        children = list(self._children.values())
+        for child in children:
             self.tree.names.claim(child.name, self.name)
-        for child in self._children.values():
+        for index, child in enumerate(children):
             reason = self._start(child)
-            if reason is not None:
+            if reason is None:
+                continue
+            if child.spec.start_required:
                 raise StartFailure(f"supervisor {self.name!r} could not start child {child.name!r}: {reason}")
+            dependants = [] if self.spec.strategy is Strategy.ONE_FOR_ONE else children[index + 1 :]
+            for waiting in dependants:
+                waiting.state = ChildState.RESTARTING
+            self._handle_down(child, reason)
+            if dependants:
+                break
         self._publish()
 
     def on_receive(self, message: Any) -> Any:
@@ -230,8 +243,9 @@ class Supervisor(SupervisedActor):
         """Restart, in order, the members still waiting; stop at the first that fails and return it."""
         for member in group:
             if member.state is ChildState.RESTARTING:
-                member.restarts += 1
-                self._record(EventKind.RESTARTING, member)
+                if member.incarnation:  # else its first start, waiting for a sibling that may start late
+                    member.restarts += 1
+                    self._record(EventKind.RESTARTING, member)
                 reason = self._start(member)
                 if reason is not None:
                     return member, reason

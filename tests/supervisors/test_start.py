@@ -6,8 +6,10 @@ from collections.abc import Callable
 import pytest
 
 from supervisors import (
+    Backoff,
     ChildSpec,
     FakeScheduler,
+    Strategy,
     SupervisionEvent,
     SupervisionTree,
     SupervisorSpec,
@@ -106,3 +108,71 @@ def test_a_restart_failing_to_start_counts_as_another_exit(
         ("root", "restarting", "w", 3),
         ("root", "started", "w", 4),
     ]
+
+
+def test_a_child_that_may_start_late_is_retried_with_backoff_and_the_supervisor_starts() -> None:
+    scheduler = FakeScheduler()
+    late = ChildSpec("late", Worker, start_required=False)
+    root = SupervisorSpec(
+        "root",
+        children=(late, ChildSpec("after", Worker)),
+        intensity=5,
+        backoff=Backoff(1.0, 4.0, random_factor=0.0),
+    )
+    tree = SupervisionTree(root, scheduler=scheduler)
+    tree.faults.fail_start("late", times=2)
+    with tree:
+        assert tree.state is TreeState.RUNNING and tree.whereis("late") is None
+        assert tree.whereis("after") is not None  # one_for_one: nobody waits for it
+        scheduler.advance(1.0)
+        wait_event(tree, "start_failed", "late", 2)
+        scheduler.advance(2.0)
+        wait_event(tree, "started", "late", 3)
+        assert [step for step in trace(tree) if step[2] == "late"] == [
+            ("root", "start_failed", "late", 1),
+            ("root", "backoff", "late", 1),
+            ("root", "restarting", "late", 1),
+            ("root", "start_failed", "late", 2),
+            ("root", "backoff", "late", 2),
+            ("root", "restarting", "late", 2),
+            ("root", "started", "late", 3),
+        ]
+        assert [e.delay_s for e in tree.events.all() if e.kind == "backoff"] == [1.0, 2.0]
+
+
+def test_under_rest_for_one_the_later_siblings_of_a_late_child_start_after_it() -> None:
+    scheduler = FakeScheduler()
+    root = SupervisorSpec(
+        "root",
+        children=(
+            ChildSpec("first", Worker),
+            ChildSpec("late", Worker, start_required=False),
+            ChildSpec("dependant", Worker),
+        ),
+        strategy=Strategy.REST_FOR_ONE,
+        intensity=5,
+        backoff=Backoff(1.0, 4.0, random_factor=0.0),
+    )
+    tree = SupervisionTree(root, scheduler=scheduler)
+    tree.faults.fail_start("late")
+    with tree:
+        assert tree.whereis("dependant") is None  # waits for the child it depends on
+        scheduler.advance(1.0)
+        wait_event(tree, "started", "dependant", 1)
+        assert trace(tree, "root") == [
+            ("root", "started", "first", 1),
+            ("root", "start_failed", "late", 1),
+            ("root", "backoff", "late", 1),
+            ("root", "restarting", "late", 1),
+            ("root", "started", "late", 2),
+            ("root", "started", "dependant", 1),
+        ]
+        assert {c.name: c.restarts for c in tree.snapshot().children} == {
+            "first": 0,
+            "late": 1,
+            "dependant": 0,
+        }
+
+
+def test_a_required_child_is_the_default() -> None:
+    assert ChildSpec("a", Worker).start_required and SupervisorSpec("s").start_required
