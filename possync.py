@@ -1,0 +1,184 @@
+"""possync as a library: run the whole service inside a larger program (the embedding facade).
+
+    from possync import Service
+
+    with Service("config/my.toml") as service:        # or Service(settings), or Service() for the defaults
+        service.on_update(print)                       # each streamed observation (in a stream's thread)
+        service.activate(265598, "momentum", priority=1)
+        print(service.status().slots.in_use)
+    # stopped: every actor, thread and socket of the service is gone
+
+The service is one isolated supervision tree: its actor names are its own, its metrics registry is its
+own, and it never stops a pykka actor it did not start, so two services and the host's own actors live
+side by side. It never configures logging: possync's loggers are disabled until the host enables them
+(`loguru.logger.enable("actors")`, ...) or runs `config.logsetup.configure_logging`.
+"""
+
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+
+import ib_insync  # noqa: F401  (imported in the main thread before any thread starts)
+import pykka
+
+from actors.http_endpoint import StatusEndpoint
+from actors.metrics import metrics_registry, render
+from actors.outage_log import OutageLog
+from actors.status_report import StatusReport
+from actors.stream_handlers import StreamHandlers
+from config import Settings, load_settings
+from messages.domain import Contract, Observation
+from messages.registry import Activate, ChangeAccepted, Deactivate
+from messages.routing import DEFAULT_PRIORITY, REGISTRY
+from messages.status import ServiceStatus
+from supervisors import SupervisionTree, TreeState
+from supervisors.app import app_spec
+
+__all__ = ["ChangeRefusedError", "Service"]
+
+CHANGE_TIMEOUT_S = 10.0
+"""How long `activate` / `deactivate` wait for the registry (it waits for the lake writer's journal)."""
+
+STOP_TIMEOUT_S = 30.0
+"""The default deadline of `stop()`."""
+
+
+class ChangeRefusedError(RuntimeError):
+    """The registry did not make an activation or deactivation; the message says why and what to do."""
+
+
+class Service:
+    """The whole possync tree in this process (see the module docstring).
+
+    `settings`: a `Settings`, a path to a TOML config, or None for `config/default.toml` (both with
+    `POSSYNC_<SECTION>_<KEY>` environment overrides). `http_port`: None serves /health, /status and
+    /metrics on `http.port` of the settings (0 there: no endpoint); a number serves there instead, 0
+    picking a free port (see `http_port` after `start()`). A bad config raises `config.ConfigError`.
+    """
+
+    def __init__(
+        self, settings: Settings | str | Path | None = None, *, http_port: int | None = None
+    ) -> None:
+        self.settings = settings if isinstance(settings, Settings) else load_settings(settings)
+        self._updates = StreamHandlers()
+        self._observations = StreamHandlers()
+        self._port = self.settings.http.port if http_port is None else http_port
+        self._serve = http_port is not None or self.settings.http.port != 0
+        self.tree = SupervisionTree(app_spec(self.settings, self._updates, self._observations, OutageLog()))
+        """The supervision tree: `whereis`, `events`, `snapshot()`, `faults` (fault injection), `state`."""
+        self._report = StatusReport(self.tree, self.settings)
+        self._endpoint: StatusEndpoint | None = None
+
+    # --- life ---
+
+    def start(self) -> "Service":
+        """Start the tree synchronously and the HTTP endpoint; raise if either cannot start.
+
+        Without a gateway the service still starts: it retries the gateway with backoff and reports
+        itself degraded until connected. Raises OSError when the HTTP port is taken (nothing is left
+        running) and `supervisors.TreeStartError` when the storage actors cannot start.
+        """
+        if self._serve:
+            registry = metrics_registry(self.status)
+            host = self.settings.http.host
+            self._endpoint = StatusEndpoint(
+                host, self._port, self.status, self.health, lambda: render(registry)
+            )
+        try:
+            self.tree.start()
+        except BaseException:
+            self._stop_endpoint()
+            raise
+        if self._endpoint is not None:
+            self._endpoint.start()
+        return self
+
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
+        """Stop the HTTP endpoint, then the tree in reverse start order within `timeout_s`; idempotent.
+
+        Buffered rows are committed before the lake writer stops (what cannot be in time stays in its
+        journal and is committed by the next start).
+        """
+        self._stop_endpoint()
+        self.tree.stop(timeout_s)
+
+    def __enter__(self) -> "Service":
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        """True from `start()` until `stop()`, unless the tree gave up (see `tree.failure`)."""
+        return self.tree.state in (TreeState.RUNNING, TreeState.PARKED)
+
+    @property
+    def http_port(self) -> int | None:
+        """The port of the HTTP endpoint once started, or None when there is none."""
+        return self._endpoint.port if self._endpoint is not None else None
+
+    # --- callbacks ---
+
+    def on_update(self, callback: Callable[[Observation], None]) -> Callable[[], None]:
+        """Call `callback(observation)` for each streamed observation; returns the function that removes it.
+
+        It runs in the stream's actor thread: keep it quick (hand work to a queue or an actor of yours).
+        An exception in it is logged and skipped.
+        """
+        return self._updates.add(callback)
+
+    def on_observation(self, callback: Callable[[Observation], None]) -> Callable[[], None]:
+        """Call `callback(observation)` for every observation the lake accepts (stream, poll, reconcile).
+
+        It runs in the lake writer's thread, which it delays: keep it quick. Returns its remover.
+        """
+        return self._observations.add(callback)
+
+    # --- the registry ---
+
+    def activate(
+        self,
+        conid: int,
+        strategy_id: str,
+        priority: int = DEFAULT_PRIORITY,
+        contract: Contract | None = None,
+    ) -> None:
+        """Make `conid` active for `strategy_id` (1 is the most important priority): it gets a stream.
+
+        Without `contract` its fields come from the positions in the lake. Raises ChangeRefusedError
+        saying why (e.g. a conid the lake has never seen, or the registry is restarting).
+        """
+        self._change(Activate(conid, strategy_id, priority, contract))
+
+    def deactivate(self, conid: int) -> None:
+        """Make `conid` inactive (its line is freed, it is polled again); ChangeRefusedError if it is not."""
+        self._change(Deactivate(conid))
+
+    def _change(self, request: Activate | Deactivate) -> None:
+        registry = self.tree.whereis(REGISTRY)
+        if registry is None:
+            raise ChangeRefusedError(f"the registry is not running (service {self.tree.state}): try again")
+        try:
+            reply = registry.ask(request, timeout=CHANGE_TIMEOUT_S)
+        except (pykka.Timeout, pykka.ActorDeadError) as error:
+            raise ChangeRefusedError(f"the registry did not answer ({error!r}): try again") from error
+        if not isinstance(reply, ChangeAccepted):
+            raise ChangeRefusedError(reply.reason)
+
+    # --- status ---
+
+    def status(self) -> ServiceStatus:
+        """The status document (what GET /status serves); `degraded` lists what needs attention."""
+        return self._report.status()
+
+    def health(self) -> list[str]:
+        """Why the service is degraded (what GET /health reports); empty when it is ok."""
+        return self.status().degraded
+
+    def _stop_endpoint(self) -> None:
+        if self._endpoint is not None:
+            self._endpoint.stop()
+            self._endpoint = None
