@@ -13,7 +13,6 @@ on stderr naming the problem.
 
 import argparse
 import csv
-import logging
 import os
 import signal
 import sys
@@ -49,7 +48,7 @@ from messages.routing import DEFAULT_PRIORITY
 from messages.status import ServiceStatus
 from possync import Service
 from simulator import DemoPosition, Simulator, SimulatorConfig
-from supervisors import StartFailure, TreeStartError
+from supervisors import TreeStartError
 
 CHANGED_BY = "possync-cli"
 STATUS_TIMEOUT_S = 10.0
@@ -178,7 +177,6 @@ def run_service(args: argparse.Namespace, settings: Settings) -> int:
     if terminal is not None:
         sys.stderr = terminal  # type: ignore[assignment]  # the log goes above the status line
     configure_logging(settings.log)
-    _quiet_reported_failures()
     stop = _stop_on_signals()
     simulator = None
     try:
@@ -248,29 +246,6 @@ def _stop_on_signals() -> threading.Event:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     return stop
-
-
-_IB_CONNECT_FAILURES = ("API connection failed", "Make sure API port", "Peer closed connection")
-"""ib_insync's own lines about a failed or lost connection, repeated on every retry."""
-
-
-class _ReportedFailure(logging.Filter):
-    """Drops third-party lines about failures the service reports in one line of its own (and quietly
-    on retries): pykka's tracebacks of a gateway not reachable or lost (ConnectionError) and of a
-    supervisor whose child failed to start (StartFailure: the child's own traceback is kept), and
-    ib_insync's connection-failure lines."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """False for a record about such a failure."""
-        error = record.exc_info[1] if record.exc_info else None
-        if isinstance(error, ConnectionError | StartFailure):
-            return False
-        return not record.getMessage().startswith(_IB_CONNECT_FAILURES)
-
-
-def _quiet_reported_failures() -> None:
-    for name in ("pykka", "ib_insync.client"):
-        logging.getLogger(name).addFilter(_ReportedFailure())
 
 
 # --- the demo ---

@@ -152,9 +152,9 @@ class ConnectionActor(SupervisedActor):
     def _subscribe(self, request: Subscribe) -> None:
         conid = request.contract.conid
         self._subscribers[conid] = _Subscriber(request.lease, request.reply_to)
-        self._session.subscribe(request.lease, request.contract, partial(tell_quietly, request.reply_to))
-        for position in self._positions.get(conid, {}).values():
+        for position in self._positions.get(conid, {}).values():  # before any tick: no tick reads as flat
             tell_quietly(request.reply_to, position)
+        self._session.subscribe(request.lease, request.contract, partial(tell_quietly, request.reply_to))
         if self._suspects:
             tell_quietly(request.reply_to, self._feed())
 

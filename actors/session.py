@@ -9,7 +9,8 @@
 `rest_for_one` encodes the dependencies: when the connection goes, everything after it restarts once
 it is back; a crash of the allocator restarts the workers and the streams too; a stream crash restarts
 that stream only. The session never escalates: with the gateway away for hours it keeps retrying,
-with backoff, and parks for `backoff_max_s` whenever its restart intensity is exceeded.
+with backoff, and parks for `backoff_max_s` whenever its restart intensity is exceeded. It starts even
+when the gateway is not there (the connection may start late; the rest of the session waits for it).
 """
 
 from actors.connection import ConnectionActor
@@ -44,6 +45,7 @@ def session_spec(
         args=(settings.ib, outage or OutageLog()),
         start_timeout_s=connect_s * 2 + _MARGIN_S,  # the last client id's attempt may take the whole timeout
         shutdown_timeout_s=_MARGIN_S,
+        start_required=False,
     )
     template = StreamTemplate(handlers, settings.streams.silent_after_s, settings.ib.account)
     streams = StreamSupervisorSpec(
@@ -62,14 +64,18 @@ def session_spec(
     )
 
 
+def backoff_from(supervision: SupervisionSettings) -> Backoff | None:
+    """The restart backoff (with jitter) the settings ask for; None when `backoff_min_s` is 0."""
+    if supervision.backoff_min_s > 0:
+        return Backoff(supervision.backoff_min_s, supervision.backoff_max_s)
+    return None
+
+
 def _restarts(supervision: SupervisionSettings) -> dict[str, object]:
     """Restart window, backoff with jitter, and parking instead of escalating (a session never gives up)."""
-    backoff = None
-    if supervision.backoff_min_s > 0:
-        backoff = Backoff(supervision.backoff_min_s, supervision.backoff_max_s)
     return {
         "period_s": supervision.period_s,
-        "backoff": backoff,
+        "backoff": backoff_from(supervision),
         "on_max_intensity": OnMaxIntensity.PARK,
         "park_s": max(supervision.backoff_max_s, supervision.backoff_min_s, 0.001),
     }

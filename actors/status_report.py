@@ -207,7 +207,7 @@ def _stream(conid: int, status: StreamStatus | None) -> report.StreamStatus:
     state = str(status.state)
     if status.state is StreamState.STREAMING and status.ticks == 0:
         state = "subscribed"  # holds a line, no tick yet
-    return report.StreamStatus(conid, state, last_tick_age_s=None)  # SEAM: the stream does not report it
+    return report.StreamStatus(conid, state, status.last_tick_age_s)
 
 
 def _lake(status: LakeStatus | None) -> report.LakeStatusSummary:

@@ -86,7 +86,8 @@ class StreamActor(SupervisedActor):
         self._line: Lease | None = None
         self._positions: dict[str, PositionChanged] = {}
         self._price: float | None = None
-        self._last_tick = 0.0
+        self._last_tick = 0.0  # the last tick or resubscription: when silence is counted from
+        self._tick_at: float | None = None
         self._suspect = False
         self._ticks = self._resubscriptions = 0
 
@@ -177,7 +178,7 @@ class StreamActor(SupervisedActor):
 
     def _on_tick(self, tick: TickReceived) -> None:
         self._ticks += 1
-        self._last_tick = self._now()
+        self._last_tick = self._tick_at = self._now()
         if tick.market_price is not None and tick.market_price != self._price:
             self._price = tick.market_price
             self._observe(tuple(self._positions.values()) or (None,), tick.event_ts)
@@ -232,4 +233,5 @@ class StreamActor(SupervisedActor):
             ticks=self._ticks,
             resubscriptions=self._resubscriptions,
             market_price=self._price,
+            last_tick_age_s=None if self._tick_at is None else self._now() - self._tick_at,
         )

@@ -2,9 +2,11 @@
 
 Enables the loggers of possync's packages (each package disables its own on import), writes human-readable
 lines or one JSON object per line to stderr, and routes the standard `logging` records of third-party
-libraries into the same sink at WARNING and above. pykka (a traceback per actor crash) and ib_insync
-(a line per failed connect attempt or gateway error) are heard only at DEBUG or TRACE: the supervision
-events and the ConnectionActor already report those once, without flooding a log during an outage.
+libraries into the same sink at WARNING and above, less the lines about failures the service reports
+once in its own words (and quietly on retries): pykka's tracebacks of a gateway not reachable or lost
+(ConnectionError), of a supervisor whose child failed to start (StartFailure: the child's own traceback
+is kept) and of injected faults, and ib_insync's lines about a failed or lost connection. Any other
+crash keeps its traceback.
 """
 
 import logging
@@ -13,9 +15,21 @@ import sys
 from loguru import logger
 
 from config.settings import LogSettings
+from supervisors import InjectedFault, StartFailure
 
 PACKAGES = ("actors", "messages", "supervisors", "config", "simulator")
-CHATTY_LIBRARIES = ("pykka", "ib_insync")
+_IB_CONNECT_FAILURES = ("API connection failed", "Make sure API port", "Peer closed connection")
+
+
+class _ReportedFailure(logging.Filter):
+    """Drops a third-party record about a failure the service reports itself (module docstring)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for a record about such a failure."""
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, ConnectionError | StartFailure | InjectedFault):
+            return False
+        return not record.getMessage().startswith(_IB_CONNECT_FAILURES)
 
 
 class _ToLoguru(logging.Handler):
@@ -37,7 +51,6 @@ def configure_logging(settings: LogSettings) -> None:
     logger.add(sys.stderr, level=settings.level, serialize=settings.json, backtrace=False, diagnose=False)
     for package in PACKAGES:
         logger.enable(package)
-    logging.basicConfig(handlers=[_ToLoguru()], level=logging.WARNING, force=True)
-    verbose = logger.level(settings.level).no <= logger.level("DEBUG").no
-    for name in CHATTY_LIBRARIES:
-        logging.getLogger(name).setLevel(logging.WARNING if verbose else logging.CRITICAL)
+    to_loguru = _ToLoguru()
+    to_loguru.addFilter(_ReportedFailure())
+    logging.basicConfig(handlers=[to_loguru], level=logging.WARNING, force=True)

@@ -39,6 +39,8 @@ class StreamStatus(msgspec.Struct, frozen=True):
     ticks: int
     resubscriptions: int
     market_price: float | None
+    last_tick_age_s: float | None = None
+    """Seconds since this incarnation's last tick; None before the first."""
 
 
 class GetActiveStreams(msgspec.Struct, frozen=True):
