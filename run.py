@@ -252,12 +252,14 @@ def _stop_on_signals() -> threading.Event:
 
 
 def demo_settings(settings: Settings) -> Settings:
-    """`settings` with the demo's lake and queue state under `SIM_LAKE` (every command, with --sim)."""
+    """`settings` with the demo's lake and queue state under `SIM_LAKE` (every command, with --sim), and a
+    poller batch that refreshes the whole demo portfolio in one cycle: a short demo shows every position."""
     replace = msgspec.structs.replace
     return replace(
         settings,
         lake=replace(settings.lake, root=SIM_LAKE),
         queue=replace(settings.queue, state_file=f"{SIM_LAKE}/_state/queue.msgpack"),
+        poller=replace(settings.poller, batch_size=max(settings.poller.batch_size, SIM.positions)),
     )
 
 
