@@ -22,6 +22,7 @@ def test_exceeded_intensity_escalates_through_nested_supervisors_to_the_tree(
 
     crash(tree, "w", 1)  # inner restarts w: its 1 restart allowed
     crash(tree, "w", 2)  # inner's 2nd restart: inner gives up; root restarts inner (root's 1st)
+    wait_event(tree, "started", "inner", 2)  # root's restart is complete before w#3 crashes
     crash(tree, "w", 3)
     crash(tree, "w", 4)  # inner gives up again: root's 2nd restart exceeds root's intensity
     wait_until(lambda: tree.state is TreeState.FAILED)
