@@ -22,6 +22,7 @@ merge it into existing tables, and records journaled before (one value short) re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import msgspec
@@ -68,12 +69,23 @@ class LakeTable:
 
         The writer unpacks on receipt as well as on replay, so what it accepts is exactly what it can commit.
         """
-        records = msgspec.msgpack.decode(packed)
+        records = _RECORDS.decode(packed)
+        try:  # one conversion for all columns: ~3x cheaper than one per column, for 1 row or 1000
+            width = len(self.schema)
+            rows = [record + (None,) * (width - len(record)) for record in records]
+            return pa.Table.from_struct_array(pa.array(rows, type=self._struct))
+        except (pa.ArrowException, OverflowError, TypeError, ValueError):
+            pass  # column by column, to name the first bad value
         columns = list(zip(*records, strict=True))
         missing = len(self.schema) - len(columns)  # records journaled before columns were appended
         columns += [(None,) * len(records)] * missing
         arrays = [self._column(f, values) for f, values in zip(self.schema, columns, strict=True)]
         return pa.Table.from_arrays(arrays, schema=self.schema)
+
+    @cached_property
+    def _struct(self) -> pa.StructType:
+        """The schema as one struct type (built once: building it costs as much as converting a row)."""
+        return pa.struct(self.schema)
 
     def _record_of(self, index: int, row: Any) -> tuple:
         try:
@@ -103,6 +115,8 @@ class LakeTable:
 
 
 _ENCODER = msgspec.msgpack.Encoder()
+_RECORDS = msgspec.msgpack.Decoder(list[tuple])
+"""Records decode as tuples: pyarrow converts a tuple (not a list) to a struct value."""
 
 
 def _first_unconvertible(values: Sequence[Any], type_: pa.DataType) -> tuple[int, Any]:

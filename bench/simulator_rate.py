@@ -1,9 +1,10 @@
 """How fast the simulated gateway streams: N subscriptions x H ticks/s to one ib_insync client.
 
 Prints the configured target, what the client received and what the server sent, as rates and as a
-ratio of the target (1.00 = keeping up), plus the pump's worst lateness. Never part of the test run.
+ratio of the target (1.00 = keeping up), plus the pump's worst lateness. The simulator runs in-process
+(its own thread), as in the tests. Never part of the test run.
 
-    .venv/bin/python bench/simulator_rate.py [--subscriptions 100] [--tick-hz 10] [--seconds 10]
+    .venv/bin/python -m bench.simulator_rate [--subscriptions 100] [--tick-hz 10] [--seconds 10]
 """
 
 import argparse
@@ -11,15 +12,25 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if __package__ in (None, ""):  # run as a file: `python bench/simulator_rate.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import ib_insync
 
+from bench.common import Report, Table, bench_main, num
 from simulator import Simulator, SimulatorConfig
 
 
-def measure(subscriptions: int, tick_hz: float, seconds: float) -> None:
-    """Subscribe, warm up one second, count for `seconds`, print the table."""
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of this benchmark."""
+    parser.add_argument("--subscriptions", type=int, default=100, help="streaming subscriptions (lines)")
+    parser.add_argument("--tick-hz", type=float, default=10.0, help="ticks/s per subscription")
+    parser.add_argument("--seconds", type=float, default=10.0, help="measuring window after a 1 s warm-up")
+
+
+def run(args: argparse.Namespace) -> Report:
+    """Subscribe, warm up one second, count for `--seconds`; the table."""
+    subscriptions, tick_hz = args.subscriptions, args.tick_hz
     sim = Simulator(SimulatorConfig(positions=subscriptions, max_lines=subscriptions, tick_hz=tick_hz))
     sim.start()
     ib = ib_insync.IB()
@@ -35,7 +46,7 @@ def measure(subscriptions: int, tick_hz: float, seconds: float) -> None:
             sim.stats().ticks_sent,
             time.monotonic(),
         )
-        ib.sleep(seconds)
+        ib.sleep(args.seconds)
         elapsed = time.monotonic() - started
         received = ib.client.connectionStats().numMsgRecv - received
         stats = sim.stats()
@@ -43,28 +54,19 @@ def measure(subscriptions: int, tick_hz: float, seconds: float) -> None:
         ib.disconnect()
         sim.stop()
     target = subscriptions * tick_hz
-    rows = [
-        ("target", target, 1.0),
-        ("client received", received / elapsed, received / elapsed / target),
-        ("server sent", (stats.ticks_sent - sent) / elapsed, (stats.ticks_sent - sent) / elapsed / target),
+    table = Table(
+        f"Simulator: {subscriptions} subscriptions x {tick_hz:g} ticks/s, {elapsed:.1f} s, one client",
+        ["", "ticks/s", "ratio"],
+    )
+    for name, count in (("client received", received), ("server sent", stats.ticks_sent - sent)):
+        table.rows.append([name, num(count / elapsed, 1), f"{count / elapsed / target:.3f}"])
+    table.rows.insert(0, ["target", num(target, 1), "1.000"])
+    table.notes += [
+        f"pump max lag: {stats.pump_max_lag * 1000:.1f} ms over {stats.pump_cycles} cycles",
+        f"pacing violations (error 100) while subscribing: {stats.pacing_violations}",
     ]
-    print(f"{subscriptions} subscriptions x {tick_hz:g} ticks/s, {elapsed:.1f} s measured, one client")
-    print(f"{'':<16} {'ticks/s':>10} {'ratio':>7}")
-    for name, rate, ratio in rows:
-        print(f"{name:<16} {rate:>10.1f} {ratio:>7.3f}")
-    print(f"pump max lag: {stats.pump_max_lag * 1000:.1f} ms over {stats.pump_cycles} cycles")
-    print(f"pacing violations (error 100) while subscribing: {stats.pacing_violations}")
-
-
-def main() -> None:
-    """Parse the flags and measure."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--subscriptions", type=int, default=100, help="streaming subscriptions (lines)")
-    parser.add_argument("--tick-hz", type=float, default=10.0, help="ticks/s per subscription")
-    parser.add_argument("--seconds", type=float, default=10.0, help="measuring window after a 1 s warm-up")
-    args = parser.parse_args()
-    measure(args.subscriptions, args.tick_hz, args.seconds)
+    return Report("Simulator rate", [table])
 
 
 if __name__ == "__main__":
-    main()
+    bench_main(sys.modules[__name__])

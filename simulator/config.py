@@ -16,7 +16,8 @@ class SimulatorConfig(msgspec.Struct, frozen=True, kw_only=True):
 
     `port=0` / `admin_port=0` pick a free port; `admin_port=None` runs no admin endpoint.
     `positions` is the number of demo positions per account; `max_lines` the market-data line limit;
-    `tick_hz` the ticks per second sent for each streaming subscription; `snapshot_hold` how long (s) a
+    `tick_hz` the ticks per second sent for each streaming subscription, in `tick_slots` evenly spaced
+    writes per cycle (1: all subscriptions' ticks in one write, a burst); `snapshot_hold` how long (s) a
     snapshot request holds its line before tickSnapshotEnd; `max_msg_rate` the client messages per
     second above which a client gets error 100; `seed` makes the portfolio and the prices reproducible;
     option expiries are listed after `as_of` (None: today), so a seed and a date fix the portfolio.
@@ -28,6 +29,7 @@ class SimulatorConfig(msgspec.Struct, frozen=True, kw_only=True):
     positions: int = 40
     max_lines: int = 100
     tick_hz: float = 4.0
+    tick_slots: int = 1
     snapshot_hold: float = 0.2
     max_msg_rate: int = 50
     seed: int = 1
@@ -47,6 +49,7 @@ class SimulatorConfig(msgspec.Struct, frozen=True, kw_only=True):
         _require(0 <= self.positions <= 5000, "positions", self.positions, "use 0..5000 per account")
         _require(self.max_lines >= 0, "max_lines", self.max_lines, "use 0 or more lines")
         _require(0 < self.tick_hz <= 1000, "tick_hz", self.tick_hz, "use a rate in (0, 1000] ticks/s")
+        _require(1 <= self.tick_slots <= 1000, "tick_slots", self.tick_slots, "use 1..1000 writes per cycle")
         _require(0 <= self.snapshot_hold <= 60, "snapshot_hold", self.snapshot_hold, "use 0..60 seconds")
         _require(self.max_msg_rate > 0, "max_msg_rate", self.max_msg_rate, "use 1 or more messages/s")
 

@@ -34,7 +34,9 @@ class Gateway:
         self.accounts = config.accounts
         as_of = config.as_of or datetime.now(UTC).date()
         self.portfolio = Portfolio(config.accounts, config.positions, config.seed, as_of)
-        self.market = Market(config.max_lines, config.tick_hz, config.snapshot_hold, config.seed)
+        self.market = Market(
+            config.max_lines, config.tick_hz, config.snapshot_hold, config.seed, config.tick_slots
+        )
         self.counters = Counters()
         self.sessions: set[Session] = set()
         self._clients: dict[int, Session] = {}

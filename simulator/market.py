@@ -2,7 +2,9 @@
 
 import asyncio
 import random
+import time
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Protocol
 
 from loguru import logger
@@ -14,6 +16,14 @@ from simulator.quotes import Quote
 
 _STREAM_ROTATION = (Tick.BID, Tick.ASK, Tick.LAST, Tick.VOLUME)
 """What one subscription sends on successive pump cycles: one message per cycle."""
+_OPENING = (Tick.BID, Tick.ASK, Tick.LAST, Tick.CLOSE, Tick.VOLUME)
+"""What a new subscription is sent at once."""
+
+SentTick = tuple[int, int, int, float | None]
+"""One tick as the send hook sees it: (reqId, conid, tick type, price; None for a size tick)."""
+SendHook = Callable[[float, list[SentTick]], None]
+"""Instrumentation (benchmarks): `hook(sent_at, ticks)` after each write of ticks to one client, where
+`sent_at` is `time.monotonic()` taken just before the write. Runs on the simulator's loop: keep it quick."""
 
 
 class TickSink(Protocol):
@@ -41,6 +51,21 @@ class Subscription:
         """The wire tick type for this subscription (delayed data uses IB's delayed types)."""
         return tick.delayed() if self.delayed else int(tick)
 
+    def sent(self, tick: Tick, quote: Quote) -> SentTick:
+        """What the send hook is told about one tick of `quote`."""
+        match tick:
+            case Tick.BID:
+                price: float | None = quote.bid
+            case Tick.ASK:
+                price = quote.ask
+            case Tick.LAST:
+                price = quote.last
+            case Tick.CLOSE:
+                price = quote.close
+            case _:
+                price = None
+        return (self.req_id, self.conid, self.tick_type(tick), price)
+
     def message(self, tick: Tick, quote: Quote) -> bytes:
         """The framed message carrying one tick of `quote`."""
         kind = self.tick_type(tick)
@@ -64,9 +89,12 @@ class Market:
     (the caller sends error 101) and holds nothing.
     """
 
-    def __init__(self, max_lines: int, tick_hz: float, snapshot_hold: float, seed: int) -> None:
+    def __init__(
+        self, max_lines: int, tick_hz: float, snapshot_hold: float, seed: int, tick_slots: int = 1
+    ) -> None:
         self.max_lines = max_lines
         self._interval = 1.0 / tick_hz
+        self._slots = tick_slots
         self._snapshot_hold = snapshot_hold
         self._rng = random.Random(seed)
         self._subs: dict[tuple[TickSink, int], Subscription] = {}
@@ -75,6 +103,8 @@ class Market:
         self.ticks_sent = 0
         self.cycles = 0
         self.max_lag = 0.0
+        self.on_send: SendHook | None = None
+        """Off (None) unless a benchmark measures tick latency: see `SendHook`."""
 
     @property
     def lines_held(self) -> int:
@@ -94,6 +124,12 @@ class Market:
         """Lift one reason for halting."""
         self._halts.discard(reason)
 
+    def set_tick_hz(self, tick_hz: float) -> None:
+        """Stream `tick_hz` ticks per second per subscription from the next pump cycle on."""
+        if not 0 < tick_hz <= 1000:
+            raise ValueError(f"tick_hz={tick_hz!r} is out of range: use a rate in (0, 1000] ticks/s")
+        self._interval = 1.0 / tick_hz
+
     def holds(self, sink: TickSink, req_id: int) -> bool:
         """Whether this client's reqId holds a line."""
         return (sink, req_id) in self._subs
@@ -107,8 +143,10 @@ class Market:
         sub = Subscription(sink, req_id, contract.conid, snapshot, delayed)
         self._subs[sink, req_id] = sub
         quote = self._quote(contract)
-        opening = (Tick.BID, Tick.ASK, Tick.LAST, Tick.CLOSE, Tick.VOLUME)
-        sink.send(b"".join(sub.message(tick, quote) for tick in opening))
+        sent_at = time.monotonic()
+        sink.send(b"".join(sub.message(tick, quote) for tick in _OPENING))
+        if self.on_send is not None:
+            self.on_send(sent_at, [sub.sent(tick, quote) for tick in _OPENING])
         if snapshot:
             sub.end_timer = asyncio.get_running_loop().call_later(
                 self._snapshot_hold, self._end_snapshot, sub
@@ -142,36 +180,50 @@ class Market:
         return quote.last if quote else None
 
     async def pump(self) -> None:
-        """Send one tick per streaming subscription every 1/tick_hz s; never bursts to catch up."""
+        """Send one tick per streaming subscription every 1/tick_hz s; never bursts to catch up.
+
+        A cycle is `tick_slots` evenly spaced writes, subscription reqId in slot reqId % tick_slots
+        (1: every subscription's tick in one write per cycle).
+        """
         loop = asyncio.get_running_loop()
         due = loop.time()
+        slot = 0
         while True:
-            due += self._interval
+            due += self._interval / self._slots
             await asyncio.sleep(max(due - loop.time(), 0.0))
             lag = loop.time() - due
             self.max_lag = max(self.max_lag, lag)
             if lag > self._interval:
                 due = loop.time()  # more than a cycle behind: skip the missed cycles
-            self.cycles += 1
+            self.cycles += slot == 0
             if not self._halts:
-                self._cycle()
+                self._cycle(slot)
+            slot = (slot + 1) % self._slots
 
-    def _cycle(self) -> None:
-        """Advance every streamed quote once and send each streaming subscription its next tick."""
+    def _cycle(self, slot: int = 0) -> None:
+        """Advance the streamed quotes of `slot` once and send each of its subscriptions its next tick."""
+        hook = self.on_send
         batches: dict[TickSink, list[bytes]] = defaultdict(list)
+        sent: dict[TickSink, list[SentTick]] = defaultdict(list)
         stepped: set[int] = set()
         for sub in self._subs.values():
-            if sub.snapshot:
+            if sub.snapshot or sub.req_id % self._slots != slot:
                 continue
             quote = self._quotes[sub.conid]
             if sub.conid not in stepped:
                 quote.step()
                 stepped.add(sub.conid)
-            batches[sub.sink].append(sub.message(_STREAM_ROTATION[sub.phase], quote))
+            tick = _STREAM_ROTATION[sub.phase]
+            batches[sub.sink].append(sub.message(tick, quote))
+            if hook is not None:
+                sent[sub.sink].append(sub.sent(tick, quote))
             sub.phase = (sub.phase + 1) % len(_STREAM_ROTATION)
         for sink, messages in batches.items():
+            sent_at = time.monotonic()
             sink.send(b"".join(messages))
             self.ticks_sent += len(messages)
+            if hook is not None:
+                hook(sent_at, sent[sink])
 
     def _end_snapshot(self, sub: Subscription) -> None:
         """A snapshot's hold is over: release its line and tell the client it is complete."""

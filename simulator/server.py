@@ -11,6 +11,7 @@ from loguru import logger
 from simulator.admin import start_admin
 from simulator.config import HOST, SimulatorConfig
 from simulator.gateway import Gateway
+from simulator.market import SendHook
 from simulator.portfolio import DemoPosition
 from simulator.stats import SimulatorStats
 
@@ -131,6 +132,16 @@ class Simulator:
     def resume(self) -> None:
         """Answer again, starting with everything asked during the pause."""
         self._call(self._gateway.resume)
+
+    def set_tick_hz(self, tick_hz: float) -> None:
+        """Change the ticks per second sent for each streaming subscription (ValueError outside (0, 1000])."""
+        self._call(lambda: self._gateway.market.set_tick_hz(tick_hz))
+
+    def set_send_hook(self, hook: SendHook | None) -> None:
+        """Instrumentation for benchmarks (None, the default, turns it off): after each write of ticks to
+        a client, the loop thread calls `hook(sent_at, ticks)`, `sent_at` being `time.monotonic()` just
+        before the write and `ticks` a list of (reqId, conid, tick type, price or None for a size tick)."""
+        self._call(lambda: setattr(self._gateway.market, "on_send", hook))
 
     def stats(self) -> SimulatorStats:
         """A consistent snapshot of clients, lines and counters."""

@@ -1,7 +1,10 @@
 """Market data through ib_insync: streaming, cancel, snapshots, the line limit (101) and refusals."""
 
+import itertools
+import time
 from collections.abc import Callable
 
+import pytest
 from ib_insync import IB, Contract, Stock, Ticker
 
 from simulator import Simulator
@@ -146,3 +149,56 @@ def test_a_reqid_that_already_holds_a_line_gets_322(simulator: Simulator) -> Non
     assert error[2:4] == ["5", "322"]
     assert simulator.stats().subscriptions == 1
     client.close()
+
+
+def test_the_send_hook_sees_every_tick_with_its_price_and_is_off_when_unset(
+    simulator: Simulator, ib: IB
+) -> None:
+    sent: list[tuple[float, list[tuple[int, int, int, float | None]]]] = []
+    simulator.set_send_hook(lambda sent_at, ticks: sent.append((sent_at, ticks)))
+    ib.reqMktData(Stock("AAPL", "SMART", "USD"))
+    ib_wait(ib, lambda: len(sent) >= 10, message="ten writes of ticks")
+    assert {conid for _, ticks in sent for _, conid, _, _ in ticks} == {265598}  # AAPL's conid
+    opening = [(kind, price) for _, _, kind, price in sent[0][1]]
+    assert [kind for kind, _ in opening] == [1, 2, 4, 9, 8]  # bid, ask, last, close, volume
+    assert all(price for kind, price in opening if kind != 8) and opening[-1][1] is None
+    times = [sent_at for sent_at, _ in sent]
+    assert times == sorted(times)
+
+    simulator.set_send_hook(None)
+    written = len(sent)
+    assert_no_more_ticks_hooked(simulator, lambda: len(sent) == written)
+
+
+def assert_no_more_ticks_hooked(sim: Simulator, unchanged: Callable[[], bool]) -> None:
+    """Five more pump cycles run and `unchanged` still holds."""
+    cycles = sim.stats().pump_cycles
+    wait_until(lambda: sim.stats().pump_cycles >= cycles + 5, message="five more pump cycles")
+    assert unchanged()
+
+
+def test_the_tick_rate_can_be_changed_while_running(simulator: Simulator) -> None:
+    with pytest.raises(ValueError, match="tick_hz=0"):
+        simulator.set_tick_hz(0)
+    simulator.set_tick_hz(200.0)
+    cycles, started = simulator.stats().pump_cycles, time.monotonic()
+    time.sleep(0.5)
+    rate = (simulator.stats().pump_cycles - cycles) / (time.monotonic() - started)
+    assert rate > 100  # the test simulator's own rate is 20/s
+
+
+def test_tick_slots_spread_each_cycle_over_evenly_spaced_writes(
+    simulator_factory: Callable[..., Simulator], ib_factory: Connect
+) -> None:
+    sim = simulator_factory(tick_slots=2)
+    ib = ib_factory(sim)
+    sent: list[tuple[float, list[tuple[int, int, int, float | None]]]] = []
+    for symbol in ("AAPL", "MSFT"):
+        ib.reqMktData(Stock(symbol, "SMART", "USD"))
+    ib_wait(ib, lambda: sim.stats().subscriptions == 2, message="two lines")
+    sim.set_send_hook(lambda sent_at, ticks: sent.append((sent_at, ticks)))
+    ib_wait(ib, lambda: len(sent) >= 8, message="eight writes of ticks")
+    sim.set_send_hook(None)
+    assert all(len(ticks) == 1 for _, ticks in sent)  # one subscription per write
+    conids = [ticks[0][1] for _, ticks in sent[:8]]
+    assert all(a != b for a, b in itertools.pairwise(conids))  # the two slots take turns
