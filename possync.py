@@ -21,6 +21,7 @@ from types import TracebackType
 import ib_insync  # noqa: F401  (imported in the main thread before any thread starts)
 import pykka
 
+from actors.fault_requests import fault_handler
 from actors.http_endpoint import StatusEndpoint
 from actors.metrics import metrics_registry, render
 from actors.outage_log import OutageLog
@@ -53,17 +54,24 @@ class Service:
     `settings`: a `Settings`, a path to a TOML config, or None for `config/default.toml` (both with
     `POSSYNC_<SECTION>_<KEY>` environment overrides). `http_port`: None serves /health, /status and
     /metrics on `http.port` of the settings (0 there: no endpoint); a number serves there instead, 0
-    picking a free port (see `http_port` after `start()`). A bad config raises `config.ConfigError`.
+    picking a free port (see `http_port` after `start()`). `faults`: None follows `http.faults`; True
+    also serves `POST /faults` (fault injection, see `actors.fault_requests`). A bad config raises
+    `config.ConfigError`.
     """
 
     def __init__(
-        self, settings: Settings | str | Path | None = None, *, http_port: int | None = None
+        self,
+        settings: Settings | str | Path | None = None,
+        *,
+        http_port: int | None = None,
+        faults: bool | None = None,
     ) -> None:
         self.settings = settings if isinstance(settings, Settings) else load_settings(settings)
         self._updates = StreamHandlers()
         self._observations = StreamHandlers()
         self._port = self.settings.http.port if http_port is None else http_port
         self._serve = http_port is not None or self.settings.http.port != 0
+        self._faults = self.settings.http.faults if faults is None else faults
         self.tree = SupervisionTree(app_spec(self.settings, self._updates, self._observations, OutageLog()))
         """The supervision tree: `whereis`, `events`, `snapshot()`, `faults` (fault injection), `state`."""
         self._report = StatusReport(self.tree, self.settings)
@@ -81,8 +89,9 @@ class Service:
         if self._serve:
             registry = metrics_registry(self.status)
             host = self.settings.http.host
+            faults = fault_handler(self.tree) if self._faults else None
             self._endpoint = StatusEndpoint(
-                host, self._port, self.status, self.health, lambda: render(registry)
+                host, self._port, self.status, self.health, lambda: render(registry), faults
             )
         try:
             self.tree.start()

@@ -9,7 +9,8 @@ SessionSupervisor retries with backoff. Once up it:
   hands a contract's positions to the queue when its line goes, to the stream when one comes);
 - turns the gateway's notices into messages: a refused line (101) goes to the stream and to the
   allocator (`SlotRefused`); 1101 resubscribes every line; 1102 asks every stream to verify it still
-  ticks; farm-broken notices (2103/2105/2157) and 1100 make the streams suspect until cleared;
+  ticks; farm-broken notices (2103/2105/2157), 1100 and a gateway that sends nothing at all for
+  `silence_s` (a hung gateway) make the streams suspect until cleared, so none resubscribes into it;
 - answers `PositionsRequest` (poller, reconciler, queue) from what ib_insync holds, without a line.
 It exits abnormally when the socket closes or a 1100 outlasts `lost_grace_s`: the rest_for_one
 SessionSupervisor then restarts it, and everything after it, with a new allocator epoch.
@@ -32,6 +33,7 @@ from messages.connection import (
     FeedSuspect,
     GatewayDisconnected,
     GatewayNotice,
+    GatewaySilence,
     GetConnectionStatus,
     LostGraceExpired,
     Resubscribe,
@@ -54,6 +56,7 @@ FARM_BROKEN = frozenset({2103, 2105, 2157})
 FARM_OK = {2104: 2103, 2106: 2105, 2158: 2157}
 """Each farm-OK notice and the farm-broken notice it clears."""
 _CONNECTIVITY = "connectivity"
+_SILENCE = "silence"
 _POSITIONS_TIMEOUT_S = 5.0
 
 
@@ -70,8 +73,16 @@ class _Subscriber:
 class ConnectionActor(SupervisedActor):
     """The gateway session (see the module docstring); ask it `GetConnectionStatus` or `PositionsRequest`."""
 
-    def __init__(self, ctx: ChildContext, settings: IbSettings, outage: OutageLog | None = None) -> None:
+    def __init__(
+        self,
+        ctx: ChildContext,
+        settings: IbSettings,
+        outage: OutageLog | None = None,
+        silence_s: float = 0.0,
+    ) -> None:
+        """`silence_s` > 0: after that long without any data from the gateway, the streams are suspect."""
         super().__init__(ctx)
+        self._silence_s = silence_s
         self._ctx = ctx
         self._settings = settings
         self._outage = outage or OutageLog()
@@ -87,7 +98,10 @@ class ConnectionActor(SupervisedActor):
         settings = self._settings
         self._grace = SelfTimer(self._ctx, self.actor_ref)
         self._session = IbSession(
-            partial(tell_quietly, self.actor_ref), settings.pacing_per_s, name=f"{self._ctx.name}-ib-loop"
+            partial(tell_quietly, self.actor_ref),
+            settings.pacing_per_s,
+            name=f"{self._ctx.name}-ib-loop",
+            silence_s=self._silence_s,
         )
         self._ctx.leases.acquire("ib-session", self._session.close)
         try:
@@ -127,6 +141,12 @@ class ConnectionActor(SupervisedActor):
                 self._on_refusal(message)
             case GatewayNotice(code=code, message=text):
                 self._on_notice(code, text)
+            case GatewaySilence(silent=True, seconds=seconds):
+                logger.warning("nothing from the gateway for {:.1f}s: streams are suspect", seconds)
+                self._set_suspect(_SILENCE, f"nothing from the gateway for {seconds:.0f}s")
+            case GatewaySilence():
+                logger.info("the gateway sends again")
+                self._clear_suspect(_SILENCE)
             case LostGraceExpired(token=token) if token == self._lost_token:
                 self._give_up(f"IB connectivity lost (1100) for more than {self._settings.lost_grace_s}s")
             case LostGraceExpired():

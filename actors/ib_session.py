@@ -4,10 +4,13 @@
 are called from the ConnectionActor's thread and are thread-safe: `connect` blocks (bounded by its
 timeout); `subscribe`/`unsubscribe`/`resubscribe` only queue a request, which the loop sends in order,
 paced by one token bucket (ib_insync's own throttle, set to the same rate, backs it up for the requests
-ib_insync sends by itself); `close` disconnects, stops the loop and joins the thread.
+ib_insync sends by itself), and never more than `UNANSWERED_MAX` after the last data from the gateway:
+past that a ping (reqCurrentTime) must be answered first, so a gateway that stopped reading (hung) never
+reads more than that in one burst when it wakes up; `close` disconnects, stops the loop and joins the thread.
 
 ib_insync's callbacks run in the loop thread and only hand msgspec messages on: ticks to the
-subscriber's `on_tick`, everything else (positions, failed subscriptions, notices, the socket closing)
+subscriber's `on_tick`, everything else (positions, failed subscriptions, notices, the socket closing,
+and `GatewaySilence` when nothing at all came from the gateway for `silence_s`, then once data flows again)
 to `on_event`. Both must only tell actors.
 """
 
@@ -24,13 +27,21 @@ import ib_insync
 from loguru import logger
 
 from actors.pacing import TokenBucket
-from messages.connection import GatewayDisconnected, GatewayNotice, SubscriptionFailed, TickReceived
+from messages.connection import (
+    GatewayDisconnected,
+    GatewayNotice,
+    GatewaySilence,
+    SubscriptionFailed,
+    TickReceived,
+)
 from messages.domain import Contract, utc_now
 from messages.poller import HeldPosition, PositionsReply
 from messages.routing import PositionChanged
 from messages.slots import SlotLease
 
 CLIENT_ID_IN_USE = 326
+UNANSWERED_MAX = 30
+"""Requests sent since the gateway last sent anything, at most (IB allows a burst of 50 a second)."""
 _NOT_FAILURES = frozenset({10167})
 """Errors about a subscription that leave it working (10167: delayed data is shown instead)."""
 _CALL_MARGIN_S = 5.0
@@ -100,9 +111,17 @@ class IbSession:
     """One `IB` and the thread running its loop (see the module docstring)."""
 
     def __init__(
-        self, on_event: Callable[[Any], None], pacing_per_s: float, name: str = "ib-session"
+        self,
+        on_event: Callable[[Any], None],
+        pacing_per_s: float,
+        name: str = "ib-session",
+        silence_s: float = 0.0,
     ) -> None:
+        """`silence_s` > 0: report a gateway silent that long (`GatewaySilence`); 0: never."""
         self._on_event = on_event
+        self._silence_s = silence_s
+        self._silent = False
+        self._unanswered = 0  # requests sent since the last data from the gateway
         self._bucket = TokenBucket(pacing_per_s)
         self._pacing_per_s = pacing_per_s
         self._loop = asyncio.new_event_loop()
@@ -188,6 +207,7 @@ class IbSession:
             self._ib = ib_insync.IB()
             self._ib.client.MaxRequests = max(1, int(self._pacing_per_s))
             self._wakeup = asyncio.Event()
+            self._heard = asyncio.Event()
             drain = self._loop.create_task(self._send_requests())
             ready.set_result(None)
             self._loop.run_forever()
@@ -261,6 +281,10 @@ class IbSession:
             ib.errorEvent += self._on_error
             ib.pendingTickersEvent += self._on_tickers
             ib.disconnectedEvent += lambda: self._emit(GatewayDisconnected("the gateway closed the socket"))
+            ib.updateEvent += self._on_data
+            if self._silence_s > 0:
+                ib.timeoutEvent += self._on_silence
+                ib.setTimeout(self._silence_s)
             positions = tuple(position_changed(p) for p in ib.positions())
             return Connected(candidate, tuple(ib.managedAccounts()), positions)
         last = client_id + tries - 1
@@ -345,14 +369,28 @@ class IbSession:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
+            if self._unanswered >= UNANSWERED_MAX and self._ib.isConnected():
+                await self._ping()
+                continue
             kind, line = self._requests[0]
             if kind == "cancel" or not line.dropped:
-                delay = self._bucket.reserve()
-                if delay > 0:
-                    await asyncio.sleep(delay)
+                await self._token()
                 self._send(kind, line)
             self._requests.popleft()
             self.requests_pending -= 1
+
+    async def _token(self) -> None:
+        delay = self._bucket.reserve()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    async def _ping(self) -> None:
+        """Ask the gateway the time and wait until it sends anything (it may be hung: then we wait)."""
+        self._heard.clear()
+        await self._token()
+        self._ib.client.reqCurrentTime()
+        self._unanswered += 1
+        await self._heard.wait()
 
     def _send(self, kind: Literal["req", "cancel"], line: _Line) -> None:
         if not self._ib.isConnected() or (kind == "req" and line.dropped):
@@ -363,6 +401,7 @@ class IbSession:
             self._ib.reqMktData(line.contract, "", False, False)
             line.sent = True
         self.requests_sent += 1
+        self._unanswered += 1
 
     def _on_error(self, req_id: int, code: int, message: str, contract: ib_insync.Contract | None) -> None:
         line = self._lines.get(contract.conId) if contract is not None else None
@@ -373,6 +412,20 @@ class IbSession:
             self._emit(SubscriptionFailed(line.lease, code, message))
         elif req_id == -1:
             self._emit(GatewayNotice(code, message))
+
+    def _on_silence(self, idle_s: float) -> None:
+        """ib_insync's watchdog: nothing came from the gateway for `idle_s` (it fires once per silence)."""
+        self._silent = True
+        self._emit(GatewaySilence(True, idle_s))
+
+    def _on_data(self) -> None:
+        """A packet came from the gateway: it reads again; end a silence, and watch for the next one."""
+        self._unanswered = 0
+        self._heard.set()
+        if self._silent:
+            self._silent = False
+            self._emit(GatewaySilence(False))
+            self._ib.setTimeout(self._silence_s)
 
     def _on_tickers(self, tickers: set[ib_insync.Ticker]) -> None:
         for ticker in tickers:

@@ -63,6 +63,10 @@ class Backlog:
         """Tables holding any rows that may commit now (called on each flush tick)."""
         return [name for name, p in self._tables.items() if p.chunks and self._may_commit(p, now)]
 
+    def pending_tables(self) -> list[str]:
+        """Tables holding any rows, whether they may commit now or not (for a last batch at stop)."""
+        return [name for name, p in self._tables.items() if p.chunks]
+
     def take(self, table: str) -> list[Chunk]:
         """The next batch of `table` (a prefix of its chunks); the table is in flight until its outcome."""
         pending = self._tables.setdefault(table, _TablePending())

@@ -136,9 +136,13 @@ class LakeWriterActor(SupervisedActor):
         return None
 
     def on_stop(self) -> None:
-        """Hand pending rows to the committer, wait a bounded time, close the journal."""
+        """Hand every pending row to the committer, wait a bounded time, close the journal.
+
+        Also the rows of a table whose batch is still in flight or waiting for a retry: the committer runs
+        batches in order, and a commit skips the rows its table already holds, so they go in once.
+        """
         self._journal_pending()
-        self._flush(self._backlog.due_by_time(math.inf))
+        self._flush(self._backlog.pending_tables())
         self._shutdown(finish_queued=True)
 
     def on_failure(

@@ -42,7 +42,8 @@ def session_spec(
     connection = ChildSpec(
         CONNECTION,
         ConnectionActor,
-        args=(settings.ib, outage or OutageLog()),
+        # a gateway silent for half a stream's limit is hung: no stream resubscribes into it
+        args=(settings.ib, outage or OutageLog(), settings.streams.silent_after_s / 2),
         start_timeout_s=connect_s * 2 + _MARGIN_S,  # the last client id's attempt may take the whole timeout
         shutdown_timeout_s=_MARGIN_S,
         start_required=False,

@@ -4,7 +4,8 @@ It follows the registry: `ContractActivated` starts a stream (a changed priority
 `ContractDeactivated` stops it (its line is given back at once), `ActiveContracts` converges to exactly
 that set, most important first. On start it asks the registry for the full set (`SendActiveContracts`),
 and again every `REGISTRY_RETRY_S` until the set arrives: after a session restart, every stream comes back
-from the registry. A stream that crashes is restarted alone (one_for_one, with the spec's backoff).
+from the registry. A stream that crashes is restarted alone (one_for_one, with the spec's backoff); one
+that cannot start at all is tried again with the next full set, asked for after `REGISTRY_RETRY_S`.
 """
 
 from typing import Any
@@ -117,7 +118,11 @@ class StreamSupervisor(DynamicSupervisor):
         reply = self._add(spec)
         if isinstance(reply, StartRefused):
             del self._active[conid]
-            logger.warning("could not start the stream of {}: {}", conid, reply.reason)
+            logger.warning(
+                "could not start the stream of {}: {}; retrying in {}s", conid, reply.reason, REGISTRY_RETRY_S
+            )
+            self._synced = False  # the registry's next full set starts it again
+            self._retry.arm(REGISTRY_RETRY_S, _AskRegistry())
 
     def _deactivate(self, conid: int) -> None:
         if self._active.pop(conid, None) is not None:

@@ -100,10 +100,11 @@ class LakeSettings(Section):
 
 
 class HttpSettings(Section):
-    """The loopback status endpoint (/health, /status, /metrics)."""
+    """The loopback status endpoint (/health, /status, /metrics, and POST /faults when `faults`)."""
 
     host: NonEmptyStr = "127.0.0.1"
     port: PortOrOff = 8765
+    faults: bool = False
 
 
 class SupervisionSettings(Section):

@@ -97,6 +97,14 @@ class GatewayNotice(msgspec.Struct, frozen=True):
     message: str
 
 
+class GatewaySilence(msgspec.Struct, frozen=True):
+    """Session → connection: nothing at all came from the gateway for `seconds` (`silent`), or data flows
+    again (not `silent`). A silent gateway is not a silent stream: no stream should resubscribe into it."""
+
+    silent: bool
+    seconds: float = 0.0
+
+
 class GatewayDisconnected(msgspec.Struct, frozen=True):
     """Session → connection: the socket to the gateway closed."""
 

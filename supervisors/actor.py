@@ -36,7 +36,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import pykka
 from loguru import logger
 from pykka._envelope import Envelope
+from pykka.messages import _ActorStop
 
+from supervisors.errors import InjectedFault
 from supervisors.leases import LeaseSet
 from supervisors.messages import ChildExited, ExitReason, Ping
 
@@ -166,7 +168,7 @@ class SupervisedActor(pykka.ThreadingActor):
             return True
         try:
             if self.ctx is not None:
-                self.ctx.tree.faults.before_message(self.ctx.name)
+                self._before_message(message)
             return super()._handle_receive(message)
         except Exception:
             if self.crash_on_ask_error and self._asked():
@@ -179,6 +181,16 @@ class SupervisedActor(pykka.ThreadingActor):
                     f"{self} exited on {error!r} while handling this message"
                 ) from error
             return None
+
+    def _before_message(self, message: Any) -> None:
+        """The fault hook; a crash armed when the stop comes is spent on it and the actor stops as told (a
+        failed stop would leave it running, unregistered and unsupervised, once its supervisor gave up)."""
+        assert self.ctx is not None
+        try:
+            self.ctx.tree.faults.before_message(self.ctx.name)
+        except InjectedFault:
+            if not isinstance(message, _ActorStop):
+                raise
 
     def _handle_failure(
         self,

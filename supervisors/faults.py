@@ -75,16 +75,22 @@ class Faults:
         raise InjectedFault(f"start of {name!r} failed by fault injection")
 
     def before_message(self, name: str) -> None:
-        """Hook run by an actor before each message: blocks if a hang is armed, raises if a crash is."""
+        """Hook run by an actor before each message: blocks if a hang is armed, raises if a crash is.
+
+        Runs for every message of every actor, so the usual case (nothing armed for `name`) takes no lock:
+        reading a set or dict is atomic, and an injection armed while this runs applies to the next message.
+        """
+        if name not in self._crashes and name not in self._hangs:
+            return
         with self._lock:
             crash = name in self._crashes
             self._crashes.discard(name)
             hang = name in self._hangs
             seconds = self._hangs.pop(name, None)
-            released = threading.Event()
-            if hang:
+            released = threading.Event() if hang else None
+            if released is not None:
                 self._blocked.add(released)
-        if hang:
+        if released is not None:
             released.wait(seconds)
             with self._lock:
                 self._blocked.discard(released)

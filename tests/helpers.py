@@ -7,8 +7,10 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def wait_until(condition: Callable[[], T], timeout: float = 10.0, interval: float = 0.01, message: str = "") -> T:
-    """Poll `condition` until it returns a truthy value and return it; fail the test after `timeout` seconds."""
+def wait_until(
+    condition: Callable[[], T], timeout: float = 10.0, interval: float = 0.01, message: str = ""
+) -> T:
+    """Poll `condition` until it returns something truthy and return that; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()

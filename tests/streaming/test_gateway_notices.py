@@ -4,6 +4,7 @@ from collections.abc import Callable
 
 import pytest
 
+from simulator import DemoPosition
 from supervisors import EventKind
 from tests.helpers import wait_until
 from tests.streaming.support import Harness, LineSampler, holds_throughout
@@ -17,6 +18,18 @@ def _ticks(harness: Harness) -> dict[int, int]:
 
 def _all_tick_after(harness: Harness, before: dict[int, int]) -> bool:
     return all(ticks > before[conid] for conid, ticks in _ticks(harness).items())
+
+
+def _halt_ticks(harness: Harness, halted: bool) -> None:
+    """Stop (or restart) every tick while the gateway keeps answering (no admin fault does only that)."""
+    market = harness.sim._gateway.market
+    harness.sim._call(lambda: market.halt("test") if halted else market.lift("test"))
+
+
+def _chat(harness: Harness, position: DemoPosition) -> bool:
+    """Make the gateway send something (a position change): it is alive, only the streams are silent."""
+    harness.sim.set_position(position.conid, position.position + 1, position.account)
+    return True
 
 
 def _subscribes(harness: Harness) -> int:
@@ -100,9 +113,12 @@ def test_a_silent_stream_is_resubscribed(start_harness: Callable[..., Harness]) 
     harness.wait_streaming(set(harness.active))
     subscribes = _subscribes(harness)
 
-    harness.sim.pause()  # a hung gateway: no notice, no tick
-    wait_until(lambda: all(harness.stream(conid).resubscriptions for conid in harness.active), 10)
-    harness.sim.resume()
+    _halt_ticks(harness, True)  # the streams fall silent while the gateway keeps sending other data
+    chatty = harness.sim.positions()[-1]
+    wait_until(
+        lambda: _chat(harness, chatty) and all(harness.stream(c).resubscriptions for c in harness.active)
+    )
+    _halt_ticks(harness, False)
 
     wait_until(lambda: _subscribes(harness) >= subscribes + 5, 30)
     harness.wait_streaming(set(harness.active))

@@ -1,11 +1,13 @@
 """The fault-injection hook: crash_next, fail_start, hang, release, clear."""
 
+import threading
 from collections.abc import Callable
 
 import pykka
 import pytest
 
 from supervisors import ChildSpec, Faults, InjectedFault, SupervisionTree, SupervisorSpec
+from tests.helpers import wait_until
 from tests.supervisors.support import Nudge, Worker, trace, wait_event
 
 SPEC = SupervisorSpec("root", children=(ChildSpec("w", Worker),), intensity=5)
@@ -66,3 +68,16 @@ def test_bad_fault_arguments_are_refused_clearly() -> None:
         faults.fail_start("w", times=0)
     with pytest.raises(ValueError, match=r"hang\(seconds=0\): seconds must be positive"):
         faults.hang("w", seconds=0)
+
+
+def test_a_crash_armed_when_the_stop_comes_still_stops_the_actor() -> None:
+    """Found by chaos: a crash armed for an idle actor hit the stop message instead; the stop failed, the
+    actor lived on, unregistered and unsupervised (its supervisor abandoned it): a leaked thread."""
+    threads = set(threading.enumerate())
+    tree = SupervisionTree(SPEC).start()
+    tree.faults.crash_next("w")  # w is idle: its next message is the stop
+
+    tree.stop(10)
+
+    assert trace(tree, "root")[-1][1] == "stopped"  # stopped in time, not abandoned
+    wait_until(lambda: set(threading.enumerate()) <= threads, 10, message="w's thread ended")
