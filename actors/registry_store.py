@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 import msgspec
+import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError
 
@@ -117,7 +118,11 @@ def append_change(root: Path, change: StrategyChange, attempts: int = 8) -> None
 
     Raises CommitFailedError when `attempts` commits in a row lost; raises `LakeRowError` for a bad change.
     """
-    data = ACTIVE_STRATEGIES.unpack(ACTIVE_STRATEGIES.pack([change]))
+    append_rows(root, ACTIVE_STRATEGIES.unpack(ACTIVE_STRATEGIES.pack([change])), attempts)
+
+
+def append_rows(root: Path, data: pa.Table, attempts: int = 8) -> None:
+    """Append `data` to `active_strategies` as is, retrying a commit that lost a race with another writer."""
     for attempt in range(1, attempts + 1):
         try:
             write_deltalake(str(root / ACTIVE_STRATEGIES.name), data, mode="append", schema_mode="merge")

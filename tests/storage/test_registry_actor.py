@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from deltalake import write_deltalake
 
 from actors.lake_tables import ACTIVE_STRATEGIES
 from actors.registry import RegistryActor
-from actors.registry_store import StrategyLog, activation, append_change, latest_per_conid
+from actors.registry_store import StrategyLog, activation, append_change, append_rows, latest_per_conid
 from config.settings import RegistrySettings
 from messages.domain import Contract, utc_now
 from messages.registry import Activate, ChangeAccepted, ChangeRefused, Deactivate, IsActive, RefreshRegistry
@@ -120,7 +119,7 @@ def test_unknown_conids_and_garbage_rows_are_reported_once_and_skipped(lake_root
         [{"conid": -1, "active": True, "strategy_id": "s", "priority": 1, "changed_ts": utc_now()}],
         schema=ACTIVE_STRATEGIES.schema,
     )
-    write_deltalake(str(lake_root / ACTIVE_STRATEGIES.name), garbage, mode="append")
+    append_rows(lake_root, garbage)  # another tool's row, appended with retry like any writer
     append_change(lake_root, activation(lake_root, AAPL.conid, "s", 1, "cli", contract=AAPL))
     wait_until(lambda: activated(streams, AAPL.conid), timeout=5, message="good row applied")
     for _ in range(3):  # several refreshes and a full re-announcement later, still reported once
