@@ -75,7 +75,10 @@ class LakeTable:
             rows = [record + (None,) * (width - len(record)) for record in records]
             return pa.Table.from_struct_array(pa.array(rows, type=self._struct))
         except (pa.ArrowException, OverflowError, TypeError, ValueError):
-            pass  # column by column, to name the first bad value
+            return self._unpack_by_column(records)  # slower, and names the first bad value
+
+    def _unpack_by_column(self, records: list[tuple]) -> pa.Table:
+        """`unpack`, one column at a time: raises `LakeRowError` naming the first value of a wrong type."""
         columns = list(zip(*records, strict=True))
         missing = len(self.schema) - len(columns)  # records journaled before columns were appended
         columns += [(None,) * len(records)] * missing

@@ -162,11 +162,12 @@ class ProcessSampler:
 def rss_mib() -> float:
     """This process's resident memory now, in MiB (from /proc/self/status; peak RSS elsewhere)."""
     try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
+        status = Path("/proc/self/status").read_text()
+    except OSError:  # no procfs: the peak is the best there is
+        status = ""
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

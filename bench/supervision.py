@@ -57,44 +57,34 @@ class Gate(msgspec.Struct, frozen=True):
     opened: threading.Event
 
 
-class PlainCounter(pykka.ThreadingActor):
-    """A plain pykka actor: counts Work, answers Count."""
+class Counting:
+    """The benchmarked behaviour: count Work, answer Count, hold on a Gate."""
+
+    count = 0
+
+    def on_receive(self, message: Any) -> Any:
+        """Count or answer."""
+        match message:
+            case Work():
+                self.count += 1
+            case Count():
+                return self.count
+            case Gate(opened=opened):
+                opened.wait(60)
+        return None
+
+
+class PlainCounter(Counting, pykka.ThreadingActor):
+    """A plain pykka actor (the baseline)."""
 
     use_daemon_thread = True
 
     def __init__(self, *_: Any) -> None:
         super().__init__()
-        self.count = 0
-
-    def on_receive(self, message: Any) -> Any:
-        """Count or answer."""
-        match message:
-            case Work():
-                self.count += 1
-            case Count():
-                return self.count
-            case Gate(opened=opened):
-                opened.wait(60)
-        return None
 
 
-class SupervisedCounter(SupervisedActor):
+class SupervisedCounter(Counting, SupervisedActor):
     """The same actor on the supervision base class."""
-
-    def __init__(self, ctx: Any = None) -> None:
-        super().__init__(ctx)
-        self.count = 0
-
-    def on_receive(self, message: Any) -> Any:
-        """Count or answer."""
-        match message:
-            case Work():
-                self.count += 1
-            case Count():
-                return self.count
-            case Gate(opened=opened):
-                opened.wait(60)
-        return None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

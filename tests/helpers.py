@@ -19,3 +19,11 @@ def wait_until(
         if time.monotonic() >= deadline:
             raise AssertionError(f"condition not met within {timeout}s: {message or condition}")
         time.sleep(interval)
+
+
+def holds_throughout(condition: Callable[[], object], seconds: float, message: str = "") -> None:
+    """Assert `condition` stays truthy for `seconds` (that something does NOT happen needs a window)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert condition(), message or f"{condition} stopped holding"
+        time.sleep(0.02)

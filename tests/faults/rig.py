@@ -8,7 +8,6 @@ stops the service, and checks exactly-once and that nothing of the tree is left.
 """
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,7 @@ from supervisors import EventKind, SupervisionEvent
 from tests.app.support import register_active, scenario_settings
 from tests.faults import invariants
 from tests.faults.invariants import Acknowledged, Leftovers
-from tests.helpers import wait_until
+from tests.helpers import holds_throughout, wait_until
 
 SETTLE_S = 30.0
 """How long a scenario may take to recover once its fault is over."""
@@ -163,7 +162,4 @@ class Rig:
 
 def during(seconds: float, condition: Callable[[], bool], message: str = "") -> None:
     """Keep a fault on for `seconds` (it lasts a time span), asserting `condition` all along."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert condition(), message or f"{condition} stopped holding during the fault"
-        time.sleep(0.05)
+    holds_throughout(condition, seconds, message or f"{condition} stopped holding during the fault")

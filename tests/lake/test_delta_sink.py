@@ -13,6 +13,7 @@ from actors import delta_sink
 from actors.delta_sink import DeltaSink
 from actors.lake_backlog import Chunk
 from actors.lake_tables import ACTIVE_STRATEGIES, POSITION_UPDATES
+from actors.registry_store import append_change
 from messages.domain import utc_now
 from messages.lake import StrategyChange
 from tests.lake.support import AAPL, ids_in_lake, observations, query
@@ -98,7 +99,6 @@ def test_compaction_while_another_writer_appends_loses_and_duplicates_nothing(
     monkeypatch.setattr(delta_sink, "COMPACT_EVERY_COMMITS", 1)
     sink = DeltaSink(tmp_path, ACTIVE_STRATEGIES, APP)
     sink.commit([])
-    path = str(tmp_path / "active_strategies")
     stop = threading.Event()
     appended: list[int] = []
 
@@ -107,14 +107,7 @@ def test_compaction_while_another_writer_appends_loses_and_duplicates_nothing(
         while not stop.is_set() or n < 20:
             n += 1
             row = StrategyChange(AAPL, f"cli-{n}", 1, True, utc_now(), "cli")
-            for _attempt in range(20):  # a writer of its own, retrying conflicts like registry_store does
-                try:
-                    write_deltalake(
-                        path, ACTIVE_STRATEGIES.unpack(ACTIVE_STRATEGIES.pack([row])), mode="append"
-                    )
-                    break
-                except Exception:  # CommitFailedError under contention
-                    time.sleep(0.01)
+            append_change(tmp_path, row, attempts=20)  # the CLI's own append, retrying lost commit races
             appended.append(n)
 
     thread = threading.Thread(target=other_writer)

@@ -9,7 +9,6 @@ gateway's line count continuously.
 
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -218,14 +217,6 @@ def _find(node: ChildStatus, name: str) -> ChildStatus | None:
     if node.name == name:
         return node
     return next((found for child in node.children if (found := _find(child, name)) is not None), None)
-
-
-def holds_throughout(condition: Callable[[], bool], seconds: float) -> None:
-    """Assert `condition` stays true for `seconds` (a claim that something does NOT happen needs a window)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert condition(), f"{condition} stopped holding"
-        time.sleep(0.02)
 
 
 class LineSampler:

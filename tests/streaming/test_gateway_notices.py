@@ -6,8 +6,8 @@ import pytest
 
 from simulator import DemoPosition
 from supervisors import EventKind
-from tests.helpers import wait_until
-from tests.streaming.support import Harness, LineSampler, holds_throughout
+from tests.helpers import holds_throughout, wait_until
+from tests.streaming.support import Harness, LineSampler
 
 REQ_MKT_DATA = 1
 
