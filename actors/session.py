@@ -48,7 +48,9 @@ def session_spec(
         shutdown_timeout_s=_MARGIN_S,
         start_required=False,
     )
-    template = StreamTemplate(handlers, settings.streams.silent_after_s, settings.ib.account)
+    template = StreamTemplate(
+        handlers, settings.streams.silent_after_s, settings.ib.account, settings.streams.write_interval_s
+    )
     streams = StreamSupervisorSpec(
         STREAMS,
         template=template,

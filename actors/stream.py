@@ -8,14 +8,18 @@ for a promotion. It gives its line back when demoted for a more important contra
 and then waits again; a contract the gateway refuses for good (e.g. 200) is parked: queued, no retry.
 
 Each tick with a new market price becomes one observation per account holding the contract (position
-and average cost from the positions feed, price from the tick), written to the lake and handed to the
-registered handlers. A stream that stays silent for `silent_after_s` while the feeds are healthy is
+and average cost from the positions feed, price from the tick), handed to the registered handlers at once
+and to the lake writer in one `WriteRows` per `write_interval_s` (a message per tick would cost the writer
+far more than the rows; what is gathered is handed over on stop and on a crash too).
+
+A stream that stays silent for `silent_after_s` while the feeds are healthy is
 resubscribed; while the connection says silence is expected (`FeedSuspect`), it waits.
 """
 
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from types import TracebackType
 from typing import Any
 
 from loguru import logger
@@ -45,7 +49,7 @@ from messages.routing import (
     PositionChanged,
 )
 from messages.slots import AcquireSlot, DemoteSlot, ReleaseSlot, SlotGranted, SlotLease, SlotQueued
-from messages.streams import CheckSilence, GetStreamStatus, StreamState, StreamStatus
+from messages.streams import CheckSilence, GetStreamStatus, StreamState, StreamStatus, WriteObservations
 from supervisors import ChildContext, Lease, SupervisedActor
 
 
@@ -53,12 +57,14 @@ from supervisors import ChildContext, Lease, SupervisedActor
 class StreamTemplate:
     """What every StreamActor of a session shares: the handlers, the silence limit, the default account.
 
-    `account` labels the observations of a contract no account holds (the configured `ib.account`).
+    `account` labels the observations of a contract no account holds (the configured `ib.account`);
+    `write_interval_s` is how long observations gather before they go to the lake writer.
     """
 
     handlers: StreamHandlers
     silent_after_s: float
     account: str = ""
+    write_interval_s: float = 0.5
 
 
 def stream_name(conid: int) -> str:
@@ -90,18 +96,36 @@ class StreamActor(SupervisedActor):
         self._tick_at: float | None = None
         self._suspect = False
         self._ticks = self._resubscriptions = 0
+        self._unwritten: list[Observation] = []
 
     def on_start(self) -> None:
         """Ask the allocator for a line (the answer comes as a message)."""
         ctx = self._ctx
         self._silence = SelfTimer(ctx, self.actor_ref)
+        self._write_timer = SelfTimer(ctx, self.actor_ref)
         request = AcquireSlot(ctx.name, ctx.incarnation, self._conid, self._active.priority, self.actor_ref)
         if not tell_by_name(ctx, SLOT_ALLOCATOR, request):
             raise RuntimeError(f"{ctx.name}: no slot allocator is running")
 
     def on_stop(self) -> None:
-        """Stop the silence timer (the line, if any, is given back by its lease)."""
+        """Hand the gathered observations over and stop the timers (the line is given back by its lease)."""
+        self._hand_over()
+
+    def on_failure(
+        self,
+        exception_type: type[BaseException] | None,
+        exception_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """A crash loses no observation: what was gathered still goes to the lake writer."""
+        self._hand_over()
+
+    def _hand_over(self) -> None:
         self._silence.cancel()
+        self._write()
+        self._write_timer.cancel()
+        if self._unwritten:
+            logger.error("{}: no lake writer: {} observations lost", self._ctx.name, len(self._unwritten))
 
     def on_receive(self, message: Any) -> Any:
         """Dispatch one message (see the module docstring)."""
@@ -128,6 +152,8 @@ class StreamActor(SupervisedActor):
                 self._last_tick = self._now()
             case VerifyStream():
                 self._last_tick = self._now()
+            case WriteObservations():
+                self._write()
             case CheckSilence():
                 self._check_silence()
             case GetStreamStatus():
@@ -189,10 +215,21 @@ class StreamActor(SupervisedActor):
             self._observe((position,), position.event_ts)
 
     def _observe(self, positions: tuple[PositionChanged | None, ...], event_ts: datetime) -> None:
-        rows = tuple(self._observation(position, event_ts) for position in positions)
-        tell_by_name(self._ctx, LAKE_WRITER, WriteRows(rows))
-        for row in rows:
+        for position in positions:
+            row = self._observation(position, event_ts)
             self._template.handlers.dispatch(row)
+            if not self._unwritten:
+                self._write_timer.arm(self._template.write_interval_s, WriteObservations())
+            self._unwritten.append(row)
+
+    def _write(self) -> None:
+        """Hand the gathered observations to the lake writer in one message (kept for later if it is down)."""
+        if not self._unwritten:
+            return
+        if tell_by_name(self._ctx, LAKE_WRITER, WriteRows(tuple(self._unwritten))):
+            self._unwritten = []
+        else:
+            self._write_timer.arm(self._template.write_interval_s, WriteObservations())
 
     def _observation(self, position: PositionChanged | None, event_ts: datetime) -> Observation:
         contract: Contract = self._active.contract if position is None else position.contract

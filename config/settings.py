@@ -61,6 +61,7 @@ class StreamSettings(Section):
     """The real-time streams of active contracts."""
 
     silent_after_s: Seconds = 120.0  # a stream without a tick this long (feeds healthy) is resubscribed
+    write_interval_s: Seconds = 0.5  # a stream hands its observations to the lake writer this often, batched
 
 
 class PollerSettings(Section):

@@ -24,6 +24,10 @@ class CheckSilence(msgspec.Struct, frozen=True):
     """Timer → stream: resubscribe if no tick came for `streams.silent_after_s` while the feeds are fine."""
 
 
+class WriteObservations(msgspec.Struct, frozen=True):
+    """Timer → stream: hand the observations gathered since the last write to the lake writer."""
+
+
 class GetStreamStatus(msgspec.Struct, frozen=True):
     """Ask a stream for its `StreamStatus` (always with a timeout)."""
 

@@ -108,6 +108,10 @@ class _TimerHeap:
             heapq.heappop(self._heap)
         return self._heap[0].due if self._heap else None
 
+    def first(self) -> Timer | None:
+        """The timer at the head of the heap (it may be cancelled), or None."""
+        return self._heap[0] if self._heap else None
+
     def pop(self) -> Timer:
         """Remove and return the first timer."""
         return heapq.heappop(self._heap)
@@ -150,7 +154,8 @@ class ThreadScheduler:
         _check_delay(delay_s)
         with self._wakeup:
             timer = self._timers.push(self.clock.now() + delay_s, fn)
-            self._wakeup.notify()
+            if self._timers.first() is timer:  # a later timer needs no wake-up: the loop waits for the first
+                self._wakeup.notify()
         return timer
 
     def close(self, timeout_s: float = 1.0) -> None:

@@ -27,7 +27,7 @@ def test_20_active_of_200_positions_stream_and_the_other_180_are_queued(
     assert set(harness.queued()) == set(), "every active contract streams: none is left in the queue"
     dequeued = {m.conid for m in harness.queue.all(Dequeue)}
     assert dequeued == active_conids
-    assert harness.lake_rows() > 0
+    wait_until(lambda: harness.lake_rows() > 0, 5, message="observations reach the lake writer")
 
     observation = harness.observations(next(iter(active_conids)))[-1]
     held = next(p for p in harness.sim.positions() if p.conid == observation.contract.conid)

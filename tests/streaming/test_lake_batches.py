@@ -1,0 +1,63 @@
+"""Streams hand observations to the lake writer in batches: every one, in few messages, even on a crash."""
+
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+
+from actors.stream import stream_name
+from messages.domain import Observation
+from messages.lake import WriteRows
+from tests.helpers import wait_until
+from tests.streaming.support import Harness
+
+
+def _written(harness: Harness) -> Counter[Observation]:
+    return Counter(row for message in harness.lake.all(WriteRows) for row in message.rows)
+
+
+def _all_written(harness: Harness, observed: list[Observation]) -> bool:
+    return not Counter(observed) - _written(harness)
+
+
+@pytest.mark.timeout(60)
+def test_every_observation_reaches_the_lake_writer_in_far_fewer_messages(
+    start_harness: Callable[..., Harness],
+) -> None:
+    harness = start_harness(
+        active_count=5, positions=10, sim={"tick_hz": 40.0}, streams={"write_interval_s": 0.3}
+    )
+    harness.wait_streaming(set(harness.active))
+    wait_until(lambda: len(harness.observed.all(Observation)) >= 400, 20, message="400 observations")
+
+    observed = harness.observed.all(Observation)
+    wait_until(lambda: _all_written(harness, observed), 5, message="every observation handed to the lake")
+    messages = harness.lake.all(WriteRows)
+    rows = sum(len(message.rows) for message in messages)
+    assert rows >= len(observed)
+    assert len(messages) * 4 <= rows, f"{len(messages)} messages for {rows} rows: observations are batched"
+    assert max(_written(harness).values()) == 1, "no observation is handed over twice"
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("ending", ["crash", "deactivation"])
+def test_a_stream_that_crashes_or_stops_hands_over_what_it_gathered(
+    start_harness: Callable[..., Harness], ending: str
+) -> None:
+    harness = start_harness(
+        active_count=2, positions=10, sim={"tick_hz": 20.0}, streams={"write_interval_s": 3600.0}
+    )
+    harness.wait_streaming(set(harness.active))
+    conid = min(harness.active)
+    wait_until(lambda: len(harness.observations(conid)) >= 10, 10, message="10 observations")
+    assert not harness.lake.all(WriteRows), "within the write interval nothing is handed over yet"
+
+    observed = harness.observations(conid)  # gathered by this incarnation, and not yet written
+    if ending == "crash":
+        name = stream_name(conid)
+        incarnation = harness.incarnation(name)
+        harness.tree.faults.crash_next(name)
+        wait_until(lambda: harness.incarnation(name) > incarnation, 10, message="the stream restarted")
+    else:
+        harness.deactivate(conid)
+    wait_until(lambda: _all_written(harness, observed), 5, message="the gathered observations handed over")
