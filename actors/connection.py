@@ -11,7 +11,9 @@ SessionSupervisor retries with backoff. Once up it:
   allocator (`SlotRefused`); 1101 resubscribes every line; 1102 asks every stream to verify it still
   ticks; farm-broken notices (2103/2105/2157), 1100 and a gateway that sends nothing at all for
   `silence_s` (a hung gateway) make the streams suspect until cleared, so none resubscribes into it;
-- answers `PositionsRequest` (poller, reconciler, queue) from what ib_insync holds, without a line.
+- answers `PositionsRequest` (poller, reconciler, queue) from what ib_insync holds, without a line;
+- takes the poller's snapshots (`TakeSnapshots`) on lines the allocator lent it, gives each line back
+  once its snapshot is over at the gateway (a 101 as `SlotRefused`), and answers `SnapshotsTaken`.
 It exits abnormally when the socket closes or a 1100 outlasts `lost_grace_s`: the rest_for_one
 SessionSupervisor then restarts it, and everything after it, with a new allocator epoch.
 """
@@ -44,7 +46,8 @@ from messages.connection import (
 )
 from messages.poller import PositionsRequest
 from messages.routing import QUEUE, SLOT_ALLOCATOR, PositionChanged
-from messages.slots import SlotLease, SlotRefused
+from messages.slots import ReleaseSlot, SlotLease, SlotRefused
+from messages.snapshots import Snapshot, SnapshotsOver, SnapshotsTaken, TakeSnapshots
 from supervisors import ChildContext, SupervisedActor, tell_quietly
 
 CLIENT_ID_TRIES = 8
@@ -153,6 +156,10 @@ class ConnectionActor(SupervisedActor):
                 pass  # an outage that has ended
             case GatewayDisconnected(reason=reason):
                 self._give_up(reason)
+            case TakeSnapshots(orders=orders, timeout_s=timeout_s):
+                self._session.snapshots(orders, timeout_s, partial(self._snapshots_over, message))
+            case SnapshotsOver(request=request, snapshots=snapshots):
+                self._give_back_lent(request, snapshots)
             case PositionsRequest(conids=conids):
                 return self._session.positions(conids, self._settings.account, _POSITIONS_TIMEOUT_S)
             case GetConnectionStatus():
@@ -198,6 +205,22 @@ class ConnectionActor(SupervisedActor):
             logger.warning("gateway refused market data for {}: {} {}", conid, failure.code, failure.message)
         tell_quietly(subscriber.reply_to, failure)
         self._hand_to_queue(conid)
+
+    def _snapshots_over(self, request: TakeSnapshots, snapshots: tuple[Snapshot, ...]) -> None:
+        """In the loop thread: hand the outcome to this actor."""
+        tell_quietly(self.actor_ref, SnapshotsOver(request, snapshots))
+
+    def _give_back_lent(self, request: TakeSnapshots, snapshots: tuple[Snapshot, ...]) -> None:
+        """The snapshots are over: their lines go back to the allocator, their outcome to the poller."""
+        for order, snapshot in zip(request.orders, snapshots, strict=True):
+            if snapshot.code == REFUSED:
+                logger.info(
+                    "gateway refused a snapshot line for conid {} (101): the budget shrinks", snapshot.conid
+                )
+                tell_by_name(self._ctx, SLOT_ALLOCATOR, SlotRefused(order.lease))
+            else:
+                tell_by_name(self._ctx, SLOT_ALLOCATOR, ReleaseSlot(order.lease))
+        tell_quietly(request.reply_to, SnapshotsTaken(snapshots))
 
     def _conid_of(self, lease: SlotLease) -> int | None:
         return next((conid for conid, sub in self._subscribers.items() if sub.lease == lease), None)
@@ -284,4 +307,5 @@ class ConnectionActor(SupervisedActor):
             requests_pending=self._session.requests_pending,
             pacing_delays=self._session.pacing_delays,
             suspect=tuple(self._suspects.values()),
+            snapshots=self._session.snapshots_in_progress,
         )

@@ -7,6 +7,8 @@ paced by one token bucket (ib_insync's own throttle, set to the same rate, backs
 ib_insync sends by itself), and never more than `UNANSWERED_MAX` after the last data from the gateway:
 past that a ping (reqCurrentTime) must be answered first, so a gateway that stopped reading (hung) never
 reads more than that in one burst when it wakes up; `close` disconnects, stops the loop and joins the thread.
+`snapshots` takes one-off market-data snapshots (each paced by the same bucket, each ended by the gateway's
+tickSnapshotEnd, an error, or a timeout that cancels it) and reports them all at once.
 
 ib_insync's callbacks run in the loop thread and only hand msgspec messages on: ticks to the
 subscriber's `on_tick`, everything else (positions, failed subscriptions, notices, the socket closing,
@@ -38,6 +40,7 @@ from messages.domain import Contract, utc_now
 from messages.poller import HeldPosition, PositionsReply
 from messages.routing import PositionChanged
 from messages.slots import SlotLease
+from messages.snapshots import Snapshot, SnapshotOrder
 
 CLIENT_ID_IN_USE = 326
 UNANSWERED_MAX = 30
@@ -128,12 +131,16 @@ class IbSession:
         self._lines: dict[int, _Line] = {}  # by conid: one subscription per contract
         self._requests: deque[tuple[Literal["req", "cancel"], _Line]] = deque()
         self._contracts: dict[int, ib_insync.Contract] = {}
+        self._snapshot_errors: dict[int, tuple[int, str]] = {}  # by reqId of the snapshots in progress
+        self._snapshot_tasks: set[asyncio.Task[None]] = set()
         self._closing = False
         self._lock = threading.Lock()
         self.requests_sent = 0
         """Subscribe and cancel requests sent to the gateway."""
         self.requests_pending = 0
         """Requests queued (or waiting for a token) and not sent yet."""
+        self.snapshots_in_progress = 0
+        """Snapshots asked for and not over yet (each may hold a line at the gateway)."""
         ready: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._thread = threading.Thread(target=self._run, args=(ready,), name=name, daemon=True)
         self._thread.start()
@@ -181,6 +188,16 @@ class IbSession:
     def resubscribe(self, lease: SlotLease) -> None:
         """Cancel and request again the subscription of `lease` (a silent or dropped stream)."""
         self._call(self._resubscribe, lease)
+
+    def snapshots(
+        self,
+        orders: tuple[SnapshotOrder, ...],
+        timeout_s: float,
+        on_done: Callable[[tuple[Snapshot, ...]], None],
+    ) -> None:
+        """Take a snapshot of each order's contract, each within `timeout_s`; `on_done` (in the loop thread)
+        gets their outcomes in order once every one is over: none of them holds a line at the gateway then."""
+        self._call(self._start_snapshots, orders, timeout_s, on_done)
 
     def positions(self, conids: tuple[int, ...] | None, account: str, timeout_s: float) -> PositionsReply:
         """The non-zero positions held now (of `conids`, or all; of `account`, or all when ""), with the
@@ -347,6 +364,66 @@ class IbSession:
             line.sent = False
             self._queue("req", line)
 
+    def _start_snapshots(
+        self,
+        orders: tuple[SnapshotOrder, ...],
+        timeout_s: float,
+        on_done: Callable[[tuple[Snapshot, ...]], None],
+    ) -> None:
+        self.snapshots_in_progress += len(orders)
+        task = self._loop.create_task(self._take_snapshots(orders, timeout_s, on_done))
+        self._snapshot_tasks.add(task)
+        task.add_done_callback(self._snapshot_tasks.discard)
+
+    async def _take_snapshots(
+        self,
+        orders: tuple[SnapshotOrder, ...],
+        timeout_s: float,
+        on_done: Callable[[tuple[Snapshot, ...]], None],
+    ) -> None:
+        snapshots = await asyncio.gather(*(self._snapshot(order.contract, timeout_s) for order in orders))
+        if not self._closing:
+            on_done(tuple(snapshots))
+
+    async def _snapshot(self, contract: Contract, timeout_s: float) -> Snapshot:
+        """One snapshot, as ib_insync's reqTickersAsync takes it, but paced and bounded by `timeout_s`."""
+        try:
+            return await self._take_snapshot(contract, timeout_s)
+        finally:
+            self.snapshots_in_progress -= 1
+
+    async def _take_snapshot(self, contract: Contract, timeout_s: float) -> Snapshot:
+        await self._token()
+        ib = self._ib
+        if not ib.isConnected():
+            return Snapshot(contract.conid, None, error="not connected to the gateway")
+        ib_contract = self._contracts.setdefault(contract.conid, to_ib(contract))  # one ticker per contract
+        req_id = ib.client.getReqId()
+        ended = ib.wrapper.startReq(req_id, ib_contract)
+        ticker = ib.wrapper.startTicker(req_id, ib_contract, "snapshot")
+        self._snapshot_errors[req_id] = (0, "")
+        ib.client.reqMktData(req_id, ib_contract, "", True, False, [])
+        self.requests_sent += 1
+        self._unanswered += 1
+        timed_out = False
+        try:
+            await asyncio.wait_for(ended, timeout_s)
+        except TimeoutError:
+            timed_out = True
+            await self._token()
+            if ib.isConnected():
+                ib.client.cancelMktData(req_id)
+            ib.wrapper.tickSnapshotEnd(req_id)  # ends ib_insync's request as the gateway's end would
+        finally:
+            ib.wrapper.endTicker(ticker, "snapshot")
+            ib.wrapper.reqId2Ticker.pop(req_id, None)
+        code, message = self._snapshot_errors.pop(req_id, (0, ""))
+        if code:
+            return Snapshot(contract.conid, None, code, message)
+        if timed_out:
+            return Snapshot(contract.conid, None, error=f"no snapshot within {timeout_s}s (cancelled)")
+        return Snapshot(contract.conid, _price(ticker.marketPrice()))
+
     def _line_of(self, lease: SlotLease) -> _Line | None:
         return next((line for line in self._lines.values() if line.lease == lease), None)
 
@@ -404,6 +481,10 @@ class IbSession:
         self._unanswered += 1
 
     def _on_error(self, req_id: int, code: int, message: str, contract: ib_insync.Contract | None) -> None:
+        if req_id in self._snapshot_errors:
+            if code not in _NOT_FAILURES and not 2100 <= code < 2200:
+                self._snapshot_errors[req_id] = (code, message)
+            return
         line = self._lines.get(contract.conId) if contract is not None else None
         if line is not None and line.contract is contract and line.sent:
             if code in _NOT_FAILURES or 2100 <= code < 2200:

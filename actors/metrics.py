@@ -24,6 +24,7 @@ class StatusCollector:
         s = self._status()
         yield _gauge("possync_connected", "1 while connected to the gateway", float(s.connection.connected))
         yield _gauge("possync_lines_in_use", "Market-data lines held (slot leases)", s.slots.in_use)
+        yield _gauge("possync_lines_lent", "Lines of lines_in_use lent to snapshots now", s.slots.lent)
         yield _gauge("possync_lines_budget", "Configured market-data line budget", s.slots.budget)
         yield _gauge("possync_lines_effective", "Effective line budget after 101 refusals", s.slots.effective)
         yield _gauge("possync_streams", "Active contracts with a stream", len(s.streams))

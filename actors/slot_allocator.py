@@ -5,7 +5,9 @@ promotion); they give lines back with `ReleaseSlot` and when told `DemoteSlot`. 
 `SlotRefused` when the gateway refuses a line (101): the effective budget shrinks to what is held and
 grows back by one line every `slots.regrow_s`. Leases carry the epoch (this incarnation's number: the
 allocator restarts with the connection, so a new session starts a new ledger); anything about an older
-epoch is a no-op. Every `slots.reconcile_s` the ledger is checked against live holders: a holder found
+epoch is a no-op. The poller asks `BorrowLines` for snapshot lines: `LinesLent` answers at once with the
+lines free now (none while a stream waits), never a promise; they come back as `ReleaseSlot` (or
+`SlotRefused`). Every `slots.reconcile_s` the ledger is checked against live holders: a holder found
 dead twice in a row lost its line without giving it back, which is reported and reclaimed (its
 subscription cancelled). The allocator only ever tells: it never waits on anyone.
 """
@@ -35,6 +37,7 @@ from messages.slots import (
     SlotRefused,
     SlotStatus,
 )
+from messages.snapshots import BorrowLines, LinesLent
 from supervisors import ChildContext, SupervisedActor
 
 
@@ -66,6 +69,8 @@ class SlotAllocatorActor(SupervisedActor):
         match message:
             case AcquireSlot():
                 self._acquire(message)
+            case BorrowLines():
+                return self._lend(message)
             case ReleaseSlot(lease=lease) if lease.epoch == self.epoch:
                 self._carry_out(self._ledger.release(lease.lease_id))
             case SlotRefused(lease=lease) if lease.epoch == self.epoch:
@@ -93,6 +98,16 @@ class SlotAllocatorActor(SupervisedActor):
             self._offer(holder, lease_id)
         elif not _tell(holder, SlotQueued(self.epoch)):
             self._carry_out(self._ledger.remove(holder.name, holder.incarnation))
+
+    def _lend(self, request: BorrowLines) -> LinesLent:
+        r = request
+        lent = self._ledger.lend(Holder(r.holder, r.incarnation, 0, 0, r.reply_to), r.lines)
+        if lent:
+            return LinesLent(tuple(self._lease(lease_id) for lease_id in lent))
+        ledger = self._ledger
+        if ledger.waiting:
+            return LinesLent((), f"{ledger.waiting} streams wait for a line")
+        return LinesLent((), f"all {ledger.effective_budget} lines of the budget are held")
 
     def _refused(self, lease: SlotLease) -> None:
         self._refusals += 1
@@ -153,7 +168,7 @@ class SlotAllocatorActor(SupervisedActor):
     def _status(self) -> SlotStatus:
         ledger = self._ledger
         holdings = tuple(
-            SlotHolding(lease_id, h.name, h.incarnation, h.conid, h.priority)
+            SlotHolding(lease_id, h.name, h.incarnation, h.conid, h.priority, h.short)
             for lease_id, h in ledger.leases().items()
         )
         return SlotStatus(

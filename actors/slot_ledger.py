@@ -11,10 +11,14 @@ strictly in arrival order and nobody is ever demoted. With `preempt` on, a waite
 holder makes that holder give its line back (a `Demote` action): the line stays counted until the holder
 releases it, so the gateway never sees more lines than the budget. Calls return the actions the owner
 must carry out (`Promote`, `Demote`, `Reclaim`); the ledger itself never talks to anyone.
+
+`lend` hands out short leases (snapshots) only from lines free now and while nobody waits: it never
+queues, and a short lease is never demoted (it ends by itself within seconds); a refused one (101) is
+forgotten, not requeued.
 """
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 
@@ -27,6 +31,8 @@ class Holder:
     conid: int
     priority: int
     reply_to: Any = None
+    short: bool = False
+    """A short lease (`lend`): never waits, never demoted."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,21 @@ class SlotLedger:
         actions += self._rebalance()
         return entry.lease_id, actions
 
+    def lend(self, holder: Holder, lines: int) -> list[int]:
+        """Up to `lines` short leases for `holder` from the lines free now; none while anybody waits.
+
+        Each lease is an entry of its own, named `<holder name>#<sequence number>`, for no contract (conid 0).
+        """
+        if self.waiting:
+            return []
+        lent = []
+        for _ in range(min(lines, self.effective_budget - self.held)):
+            seq = next(self._seq)
+            short = replace(holder, name=f"{holder.name}#{seq}", conid=0, short=True)
+            entry = self._entries[short.name] = _Entry(short, seq)
+            lent.append(self._grant(entry))
+        return lent
+
     def release(self, lease_id: int) -> list[Action]:
         """The holder gave `lease_id` back: it leaves, or waits again if it had been demoted. Idempotent."""
         entry = self._by_lease.get(lease_id)
@@ -134,7 +155,10 @@ class SlotLedger:
         entry = self._by_lease.get(lease_id)
         if entry is None:
             return []
-        self._requeue(entry)
+        if entry.holder.short:
+            self._remove(entry)
+        else:
+            self._requeue(entry)
         self.effective_budget = self.held
         return self._rebalance()
 
@@ -190,7 +214,7 @@ class SlotLedger:
             return actions
         revoking = sum(e.revoking for e in self._by_lease.values())
         victims = sorted(
-            (e for e in self._by_lease.values() if not e.revoking),
+            (e for e in self._by_lease.values() if not e.revoking and not e.holder.short),
             key=lambda e: (-e.holder.priority, -e.seq),
         )
         for waiter, victim in zip(waiters[revoking:], victims, strict=False):

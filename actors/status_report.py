@@ -162,6 +162,7 @@ class StatusReport:
             budget=status.budget,
             effective=status.effective_budget,
             in_use=len(status.holdings),
+            lent=sum(holding.lent for holding in status.holdings),
             refused_101=status.refusals,
             leaks_reclaimed=status.leaks,
         )

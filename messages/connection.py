@@ -74,9 +74,9 @@ class GetConnectionStatus(msgspec.Struct, frozen=True):
 class ConnectionStatus(msgspec.Struct, frozen=True):
     """What the connection knows, as /status and /metrics show it.
 
-    `requests_sent` counts the paced requests (subscribe/cancel) sent, `requests_pending` those queued;
-    `pacing_delays` those that had to wait for the token bucket; `suspect` lists why streams may be
-    silent now (empty when healthy).
+    `requests_sent` counts the paced requests (subscribe/cancel/snapshot) sent, `requests_pending` those
+    queued; `pacing_delays` those that had to wait for the token bucket; `suspect` lists why streams may
+    be silent now (empty when healthy); `snapshots` are in progress (each may hold a line).
     """
 
     host: str
@@ -88,6 +88,7 @@ class ConnectionStatus(msgspec.Struct, frozen=True):
     requests_pending: int
     pacing_delays: int
     suspect: tuple[str, ...]
+    snapshots: int = 0
 
 
 class GatewayNotice(msgspec.Struct, frozen=True):

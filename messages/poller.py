@@ -64,6 +64,8 @@ class PollerStats(msgspec.Struct, frozen=True):
     deferred: int
     last_cycle_s: float
     oldest_observation_age_s: float
+    snapshots: int = 0
+    """Snapshots taken on lines the allocator lent (each a contract without a price)."""
 
 
 class ReconcileTick(msgspec.Struct, frozen=True):

@@ -73,13 +73,14 @@ class GetSlotStatus(msgspec.Struct, frozen=True):
 
 
 class SlotHolding(msgspec.Struct, frozen=True):
-    """One line held: by whom (name, incarnation), for which contract."""
+    """One line held: by whom (name, incarnation), for which contract; `lent` for snapshots (conid 0)."""
 
     lease_id: int
     holder: str
     incarnation: int
     conid: int
     priority: int
+    lent: bool = False
 
 
 class SlotStatus(msgspec.Struct, frozen=True):

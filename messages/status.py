@@ -23,6 +23,8 @@ class SlotStatus(msgspec.Struct, frozen=True):
     in_use: int
     refused_101: int = 0
     leaks_reclaimed: int = 0
+    lent: int = 0
+    """Lines of `in_use` lent to the poller's snapshots right now."""
 
 
 class StreamStatus(msgspec.Struct, frozen=True):

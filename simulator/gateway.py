@@ -184,6 +184,8 @@ class Gateway:
             ticks_sent=self.market.ticks_sent,
             pump_cycles=self.market.cycles,
             pump_max_lag=round(self.market.max_lag, 4),
+            peak_lines=self.market.peak_lines,
+            snapshots=counters.snapshots,
         )
 
     def positions(self) -> list[DemoPosition]:

@@ -102,6 +102,7 @@ class Market:
         self._halts: set[str] = set()
         self.ticks_sent = 0
         self.cycles = 0
+        self.peak_lines = 0
         self.max_lag = 0.0
         self.on_send: SendHook | None = None
         """Off (None) unless a benchmark measures tick latency: see `SendHook`."""
@@ -142,6 +143,7 @@ class Market:
             return False
         sub = Subscription(sink, req_id, contract.conid, snapshot, delayed)
         self._subs[sink, req_id] = sub
+        self.peak_lines = max(self.peak_lines, len(self._subs))
         quote = self._quote(contract)
         sent_at = time.monotonic()
         sink.send(b"".join(sub.message(tick, quote) for tick in _OPENING))

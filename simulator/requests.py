@@ -67,6 +67,7 @@ def _market_data(session: "Session", request: incoming.MarketDataRequest) -> Non
     gateway = session.gateway
     req_id = request.req_id
     matches = gateway.portfolio.match(request.contract)
+    gateway.counters.snapshots += request.snapshot
     if gateway.market.holds(session, req_id):
         session.error(req_id, 322)
     elif not request.contract.exchange:

@@ -16,13 +16,15 @@ class Counters:
     pacing_violations: int = 0
     connections: int = 0
     bad_clients: int = 0
+    snapshots: int = 0
 
 
 class SimulatorStats(msgspec.Struct, frozen=True, kw_only=True):
     """A consistent snapshot of the simulator.
 
     `clients`: API clients past startApi; `sockets`: open TCP connections (handshaking ones too);
-    `subscriptions`: market-data lines held now; `requests`: messages received by message id;
+    `subscriptions`: market-data lines held now (`peak_lines`: the most at once since start; `snapshots`:
+    reqMktData requests for a snapshot, refused ones included); `requests`: messages received by message id;
     `orders`: placeOrder messages received; `refused_101`: subscriptions refused at the line limit;
     `pacing_violations`: messages above the allowed rate; `bad_clients`: connections dropped for not
     speaking the protocol; `ticks_sent`/`pump_cycles`/`pump_max_lag` describe the tick pump.
@@ -45,3 +47,5 @@ class SimulatorStats(msgspec.Struct, frozen=True, kw_only=True):
     ticks_sent: int
     pump_cycles: int
     pump_max_lag: float
+    peak_lines: int = 0
+    snapshots: int = 0

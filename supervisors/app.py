@@ -61,7 +61,7 @@ def app_spec(
     accepts; `outage` logs failed connection attempts across session restarts.
     """
     supervision = settings.supervision
-    poller = ChildSpec(POLLER, PollerActor, args=(settings.poller,))
+    poller = ChildSpec(POLLER, PollerActor, args=(settings.poller, settings.ib.account))
     reconciler = ChildSpec(
         RECONCILER,
         ReconcilerActor,

@@ -57,6 +57,7 @@ def test_status_is_the_status_document(endpoint):
         "budget": 10,
         "effective": 8,
         "in_use": 7,
+        "lent": 0,
         "refused_101": 3,
         "leaks_reclaimed": 0,
     }

@@ -175,9 +175,9 @@ def lines(tree: SupervisionTree, sim: Simulator, statuses: Iterable[tuple[int, s
         after = connection.ask(GetConnectionStatus(), timeout=_ASK_S)
     except Exception:  # an actor asked is restarting (dead, timed out, or failed answering)
         return None
-    if before.requests_pending or before.requests_sent != after.requests_sent:
+    if before.requests_pending or before.requests_sent != after.requests_sent or after.snapshots:
         return None
-    leased = frozenset(h.conid for h in slots.holdings)
+    leased = frozenset(h.conid for h in slots.holdings if not h.lent)
     return Lines(leased, streaming, gateway, after.subscriptions, slots.effective_budget)
 
 

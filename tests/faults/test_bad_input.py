@@ -61,15 +61,22 @@ def test_an_unknown_conid_is_refused_and_one_the_gateway_does_not_know_is_parked
     with pytest.raises(ChangeRefusedError, match=str(UNKNOWN_CONID)):
         rig.service.activate(UNKNOWN_CONID, "bad")  # the lake has never seen it: its contract is unknown
 
-    requests = sim.stats().requests.get(REQ_MKT_DATA, 0)
+    requests = _streaming_requests(sim)
     rig.service.activate(UNKNOWN_CONID, "bad", contract=Contract(UNKNOWN_CONID, "NOPE", "STK"))
 
     parked = lambda: any(  # noqa: E731
         s.conid == UNKNOWN_CONID and s.state == "parked" for s in rig.service.status().streams
     )
     wait_until(parked, 30, message=f"{stream_name(UNKNOWN_CONID)} parked (error 200)")
-    during(1.5, lambda: sim.stats().requests.get(REQ_MKT_DATA, 0) == requests + 1)  # asked once: no hot loop
+    during(1.5, lambda: _streaming_requests(sim) == requests + 1)  # asked once: no hot loop
+    assert sim.stats().snapshots <= 2, "the queue's snapshots of it back off (and it is parked there too)"
     rig.finish()  # the parked contract holds no line
+
+
+def _streaming_requests(sim: Simulator) -> int:
+    """reqMktData messages received that were not snapshots (the poller's snapshots back off on their own)."""
+    stats = sim.stats()
+    return stats.requests.get(REQ_MKT_DATA, 0) - stats.snapshots
 
 
 def test_a_garbage_registry_row_written_by_another_tool_is_skipped_and_reported(

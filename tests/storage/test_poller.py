@@ -65,7 +65,10 @@ class Service:
                 PollerActor,
                 args=(
                     PollerSettings(
-                        interval_s=INTERVAL_S, batch_size=BATCH, request_timeout_s=request_timeout_s
+                        interval_s=INTERVAL_S,
+                        batch_size=BATCH,
+                        request_timeout_s=request_timeout_s,
+                        snapshot_lines=0,  # no allocator here: the snapshot channel is tested with the app
                     ),
                 ),
             ),

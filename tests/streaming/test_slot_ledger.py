@@ -89,6 +89,23 @@ def test_remove_reclaims_and_promotes() -> None:
     assert ledger.remove("a", incarnation=1) == [Reclaim(_holder("a"), 1), Promote(_holder("b"), 2)]
 
 
+@pytest.mark.timeout(10)
+def test_short_leases_come_only_from_free_lines_and_never_wait_or_get_demoted() -> None:
+    ledger = SlotLedger(budget=3)
+    poller = Holder("poller", 1, 0, priority=9)
+    a, b = _holder("a", priority=5), _holder("b", priority=1)
+    ledger.request(a)
+    assert ledger.lend(poller, 5) == [2, 3], "only the lines free now"
+    assert ledger.lend(poller, 1) == [], "none free: refused at once, never queued"
+    assert ledger.request(b) == (None, [Demote(a, 1)]), "the stream is demoted, the short leases are not"
+    assert ledger.lend(poller, 1) == [], "nothing lent while a stream waits"
+    assert ledger.release(1) == [Promote(b, 4)]
+    assert ledger.release(2) == [Promote(a, 5)], "a short lease given back goes to a waiter"
+    assert ledger.refuse(3) == []
+    assert (ledger.held, ledger.effective_budget, ledger.waiting) == (2, 2, 0), "refused (101): forgotten"
+    assert {h.name for h in ledger.leases().values()} == {"a", "b"}
+
+
 class _Model:
     """Drives a ledger with random operations and checks every invariant after each one."""
 
@@ -105,7 +122,8 @@ class _Model:
     def step(self) -> None:
         rng, ledger = self.rng, self.ledger
         name = rng.choice(self.names)
-        match rng.choice(["request", "request", "release", "release", "refuse", "regrow", "crash", "gone"]):
+        operations = ["request", "request", "release", "release", "refuse", "regrow", "crash", "gone", "lend"]
+        match rng.choice(operations):
             case "request":
                 holder = Holder(name, self.incarnation[name], 0, self.priority[name])
                 lease, actions = ledger.request(holder)
@@ -121,6 +139,10 @@ class _Model:
                 lease = rng.choice(sorted(self.lines))
                 self.lines.discard(lease)
                 self.apply(ledger.refuse(lease))
+            case "lend":
+                lent = ledger.lend(Holder("poller", 1, 0, 9), rng.randint(1, 3))
+                self.lines.update(lent)
+                self.seen_leases += lent
             case "regrow":
                 self.apply(ledger.regrow())
             case "crash":
@@ -157,7 +179,11 @@ class _Model:
         entries = self.ledger._entries.values()  # white-box: the ledger exposes no per-entry state
         waiters = sorted((e.holder.priority, e.seq) for e in entries if e.lease_id is None)
         revoking = sum(e.revoking for e in entries)
-        keeping = [e.holder.priority for e in entries if e.lease_id is not None and not e.revoking]
+        keeping = [
+            e.holder.priority
+            for e in entries
+            if e.lease_id is not None and not e.revoking and not e.holder.short  # short: never demoted
+        ]
         if waiters[revoking:] and keeping:
             assert waiters[revoking][0] >= max(keeping)
 
