@@ -3,7 +3,7 @@
     from possync import Service
 
     with Service("config/my.toml") as service:        # or Service(settings), or Service() for the defaults
-        service.on_update(print)                       # each streamed observation (in a stream's thread)
+        service.on_update(print)                       # each streamed observation (the dispatcher's thread)
         service.activate(265598, "momentum", priority=1)
         print(service.status().slots.in_use)
     # stopped: every actor, thread and socket of the service is gone
@@ -134,8 +134,9 @@ class Service:
     def on_update(self, callback: Callable[[Observation], None]) -> Callable[[], None]:
         """Call `callback(observation)` for each streamed observation; returns the function that removes it.
 
-        It runs in the stream's actor thread: keep it quick (hand work to a queue or an actor of yours).
-        An exception in it is logged and skipped.
+        Update callbacks run one at a time, in the order the observations were made, in the session's
+        update dispatcher: keep them quick (hand work to a queue or an actor of yours). An exception in
+        one is logged and skipped.
         """
         return self._updates.add(callback)
 

@@ -4,9 +4,9 @@ On start it connects read-only (the next client id on 326); a gateway that is no
 start with one line saying where it tried and what to check (`OutageLog` keeps retries quiet), and the
 SessionSupervisor retries with backoff. Once up it:
 - subscribes market data for the streams that hold a line (`Subscribe`/`Unsubscribe`/`Resubscribe`),
-  paced in order by the session's token bucket; ticks go straight to the subscribing incarnation;
-- routes every position change to the stream holding that contract's line, else to the QUEUE (and
-  hands a contract's positions to the queue when its line goes, to the stream when one comes);
+  paced in order by the session's token bucket; ticks go straight to the line's `StreamFeed`;
+- routes every position change to the feed of the stream holding that contract's line, else to the
+  QUEUE (and hands a contract's positions to the queue when its line goes, to the feed when one comes);
 - turns the gateway's notices into messages: a refused line (101) goes to the stream and to the
   allocator (`SlotRefused`); 1101 resubscribes every line; 1102 asks every stream to verify it still
   ticks; farm-broken notices (2103/2105/2157), 1100 and a gateway that sends nothing at all for
@@ -29,6 +29,7 @@ from actors.asking import tell_by_name
 from actors.ib_session import IbSession
 from actors.outage_log import OutageLog
 from actors.self_timer import SelfTimer
+from actors.stream_feed import StreamFeed
 from config.settings import IbSettings
 from messages.connection import (
     ConnectionStatus,
@@ -71,6 +72,7 @@ class GatewayLost(ConnectionError):
 class _Subscriber:
     lease: SlotLease
     reply_to: pykka.ActorRef[Any]
+    feed: StreamFeed
 
 
 class ConnectionActor(SupervisedActor):
@@ -178,12 +180,14 @@ class ConnectionActor(SupervisedActor):
 
     def _subscribe(self, request: Subscribe) -> None:
         conid = request.contract.conid
-        self._subscribers[conid] = _Subscriber(request.lease, request.reply_to)
-        for position in self._positions.get(conid, {}).values():  # before any tick: no tick reads as flat
-            tell_quietly(request.reply_to, position)
-        self._session.subscribe(request.lease, request.contract, partial(tell_quietly, request.reply_to))
+        feed: StreamFeed = request.feed
+        self._subscribers[conid] = _Subscriber(request.lease, request.reply_to, feed)
+        feed.set_positions(
+            tuple(self._positions.get(conid, {}).values())
+        )  # before any tick: none reads as flat
+        self._session.subscribe(request.lease, request.contract, feed.on_tick)
         if self._suspects:
-            tell_quietly(request.reply_to, self._feed())
+            tell_quietly(request.reply_to, self._suspect_notice())
 
     def _unsubscribe(self, lease: SlotLease) -> None:
         conid = self._conid_of(lease)
@@ -232,7 +236,7 @@ class ConnectionActor(SupervisedActor):
         self._positions.setdefault(conid, {})[position.account] = position
         subscriber = self._subscribers.get(conid)
         if subscriber is not None:
-            tell_quietly(subscriber.reply_to, position)
+            subscriber.feed.position_changed(position)
         else:
             tell_by_name(self._ctx, QUEUE, position)
 
@@ -283,13 +287,13 @@ class ConnectionActor(SupervisedActor):
     def _set_suspect(self, key: object, reason: str) -> None:
         if self._suspects.get(key) != reason:
             self._suspects[key] = reason
-            self._broadcast(self._feed())
+            self._broadcast(self._suspect_notice())
 
     def _clear_suspect(self, key: object) -> None:
         if self._suspects.pop(key, None) is not None:
-            self._broadcast(self._feed())
+            self._broadcast(self._suspect_notice())
 
-    def _feed(self) -> FeedSuspect:
+    def _suspect_notice(self) -> FeedSuspect:
         return FeedSuspect(bool(self._suspects), "; ".join(self._suspects.values()))
 
     def _broadcast(self, message: Any) -> None:

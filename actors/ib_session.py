@@ -10,10 +10,10 @@ reads more than that in one burst when it wakes up; `close` disconnects, stops t
 `snapshots` takes one-off market-data snapshots (each paced by the same bucket, each ended by the gateway's
 tickSnapshotEnd, an error, or a timeout that cancels it) and reports them all at once.
 
-ib_insync's callbacks run in the loop thread and only hand msgspec messages on: ticks to the
-subscriber's `on_tick`, everything else (positions, failed subscriptions, notices, the socket closing,
-and `GatewaySilence` when nothing at all came from the gateway for `silence_s`, then once data flows again)
-to `on_event`. Both must only tell actors.
+ib_insync's callbacks run in the loop thread and only hand on: ticks to the subscriber's `on_tick` (price,
+time: a `StreamFeed`), everything else as msgspec messages to `on_event` (positions, failed subscriptions,
+notices, the socket closing, and `GatewaySilence` when nothing at all came from the gateway for
+`silence_s`, then once data flows again). Both must be quick and only tell actors.
 """
 
 import asyncio
@@ -23,6 +23,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 import ib_insync
@@ -34,7 +35,6 @@ from messages.connection import (
     GatewayNotice,
     GatewaySilence,
     SubscriptionFailed,
-    TickReceived,
 )
 from messages.domain import Contract, utc_now
 from messages.poller import HeldPosition, PositionsReply
@@ -48,6 +48,8 @@ UNANSWERED_MAX = 30
 _NOT_FAILURES = frozenset({10167})
 """Errors about a subscription that leave it working (10167: delayed data is shown instead)."""
 _CALL_MARGIN_S = 5.0
+TickHandler = Callable[[float | None, datetime], None]
+"""Where a line's ticks go: called in the loop with the market price (None if unknown) and the time."""
 T = TypeVar("T")
 
 
@@ -74,7 +76,7 @@ class _Line:
 
     lease: SlotLease
     contract: ib_insync.Contract
-    on_tick: Callable[[TickReceived], None]
+    on_tick: TickHandler
     sent: bool = False
     dropped: bool = False
 
@@ -175,9 +177,7 @@ class IbSession:
             future.cancel()
             raise GatewayUnreachable(_unreachable(host, port, f"no answer within {timeout_s}s")) from None
 
-    def subscribe(
-        self, lease: SlotLease, contract: Contract, on_tick: Callable[[TickReceived], None]
-    ) -> None:
+    def subscribe(self, lease: SlotLease, contract: Contract, on_tick: TickHandler) -> None:
         """Queue a market-data subscription of `contract` for `lease` (one per contract: a newer one wins)."""
         self._call(self._subscribe, lease, contract, on_tick)
 
@@ -341,9 +341,7 @@ class IbSession:
             ib.errorEvent -= on_error
             refused.cancel()
 
-    def _subscribe(
-        self, lease: SlotLease, contract: Contract, on_tick: Callable[[TickReceived], None]
-    ) -> None:
+    def _subscribe(self, lease: SlotLease, contract: Contract, on_tick: TickHandler) -> None:
         older = self._lines.get(contract.conid)
         if older is not None:
             logger.warning("conid {}: {} replaces the subscription of {}", contract.conid, lease, older.lease)
@@ -513,7 +511,7 @@ class IbSession:
             line = self._lines.get(ticker.contract.conId) if ticker.contract is not None else None
             if line is None or not line.sent or ticker.contract is not line.contract:
                 continue
-            line.on_tick(TickReceived(line.lease, _price(ticker.marketPrice()), ticker.time or utc_now()))
+            line.on_tick(_price(ticker.marketPrice()), ticker.time or utc_now())
 
 
 def _price(value: float | None) -> float | None:

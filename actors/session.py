@@ -4,7 +4,9 @@
     ├── ConnectionActor        CONNECTION: the gateway session; exits when it is lost
     ├── SlotAllocatorActor     SLOT_ALLOCATOR: the line budget; a fresh ledger and epoch per session
     ├── *workers               e.g. the PollerActor and ReconcilerActor (they need the connection)
-    └── StreamSupervisor       STREAMS: one StreamActor per active contract
+    ├── StreamSupervisor       STREAMS: one StreamActor per active contract
+    └── UpdateDispatcherActor  UPDATES: calls the handlers with the streamed observations (last: its
+                               crash restarts nothing else)
 
 `rest_for_one` encodes the dependencies: when the connection goes, everything after it restarts once
 it is back; a crash of the allocator restarts the workers and the streams too; a stream crash restarts
@@ -19,8 +21,9 @@ from actors.slot_allocator import SlotAllocatorActor
 from actors.stream import StreamTemplate
 from actors.stream_handlers import StreamHandlers
 from actors.stream_supervisor import StreamSupervisorSpec
+from actors.update_dispatcher import UpdateDispatcherActor
 from config.settings import Settings, SupervisionSettings
-from messages.routing import CONNECTION, SLOT_ALLOCATOR, STREAMS
+from messages.routing import CONNECTION, SLOT_ALLOCATOR, STREAMS, UPDATES
 from supervisors import Backoff, ChildSpec, OnMaxIntensity, Spec, Strategy, SupervisorSpec
 
 SESSION = "session"
@@ -49,7 +52,7 @@ def session_spec(
         start_required=False,
     )
     template = StreamTemplate(
-        handlers, settings.streams.silent_after_s, settings.ib.account, settings.streams.write_interval_s
+        settings.streams.silent_after_s, settings.ib.account, settings.streams.write_interval_s
     )
     streams = StreamSupervisorSpec(
         STREAMS,
@@ -58,9 +61,10 @@ def session_spec(
         **_restarts(supervision),
     )
     allocator = ChildSpec(SLOT_ALLOCATOR, SlotAllocatorActor, args=(settings.slots,))
+    updates = ChildSpec(UPDATES, UpdateDispatcherActor, args=(handlers,))
     return SupervisorSpec(
         SESSION,
-        children=(connection, allocator, *workers, streams),
+        children=(connection, allocator, *workers, streams, updates),
         strategy=Strategy.REST_FOR_ONE,
         intensity=supervision.intensity,
         **_restarts(supervision),

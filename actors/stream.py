@@ -7,17 +7,17 @@ polling the contract (`Dequeue`). Without a line it tells the queue to poll it (
 for a promotion. It gives its line back when demoted for a more important contract or refused (101),
 and then waits again; a contract the gateway refuses for good (e.g. 200) is parked: queued, no retry.
 
-Each tick with a new market price becomes one observation per account holding the contract (position
-and average cost from the positions feed, price from the tick), handed to the registered handlers at once
-and to the lake writer in one `WriteRows` per `write_interval_s` (a message per tick would cost the writer
-far more than the rows; what is gathered is handed over on stop and on a crash too).
+Each line gets a `StreamFeed`, which turns ticks and position changes into observations where the ticks
+arrive and hands them to the handlers at once (see `actors.stream_feed`). Told `RowsWaiting`, the stream
+takes the same rows from the feed `write_interval_s` later and hands them to the lake writer in one
+`WriteRows` (a message per tick would cost the writer far more than the rows); what is left is handed
+over on stop and on a crash too. Tick counts and the last tick's time are read from the feed.
 
 A stream that stays silent for `silent_after_s` while the feeds are healthy is
 resubscribed; while the connection says silence is expected (`FeedSuspect`), it waits.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
 from functools import partial
 from types import TracebackType
 from typing import Any
@@ -26,17 +26,16 @@ from loguru import logger
 
 from actors.asking import tell_by_name
 from actors.self_timer import SelfTimer
-from actors.stream_handlers import StreamHandlers
+from actors.stream_feed import StreamFeed
 from messages.connection import (
     FeedSuspect,
     Resubscribe,
     Subscribe,
     SubscriptionFailed,
-    TickReceived,
     Unsubscribe,
     VerifyStream,
 )
-from messages.domain import Contract, Observation, Source
+from messages.domain import Observation
 from messages.lake import WriteRows
 from messages.routing import (
     CONNECTION,
@@ -46,22 +45,27 @@ from messages.routing import (
     ActiveContract,
     Dequeue,
     Enqueue,
-    PositionChanged,
 )
 from messages.slots import AcquireSlot, DemoteSlot, ReleaseSlot, SlotGranted, SlotLease, SlotQueued
-from messages.streams import CheckSilence, GetStreamStatus, StreamState, StreamStatus, WriteObservations
+from messages.streams import (
+    CheckSilence,
+    GetStreamStatus,
+    RowsWaiting,
+    StreamState,
+    StreamStatus,
+    WriteObservations,
+)
 from supervisors import ChildContext, Lease, SupervisedActor
 
 
 @dataclass(frozen=True)
 class StreamTemplate:
-    """What every StreamActor of a session shares: the handlers, the silence limit, the default account.
+    """What every StreamActor of a session shares: the silence limit, the default account, the write pace.
 
     `account` labels the observations of a contract no account holds (the configured `ib.account`);
     `write_interval_s` is how long observations gather before they go to the lake writer.
     """
 
-    handlers: StreamHandlers
     silent_after_s: float
     account: str = ""
     write_interval_s: float = 0.5
@@ -90,12 +94,13 @@ class StreamActor(SupervisedActor):
         self._state = StreamState.REQUESTED
         self._lease: SlotLease | None = None
         self._line: Lease | None = None
-        self._positions: dict[str, PositionChanged] = {}
-        self._price: float | None = None
-        self._last_tick = 0.0  # the last tick or resubscription: when silence is counted from
-        self._tick_at: float | None = None
+        self._feed: StreamFeed | None = None
+        self._old_feeds: list[StreamFeed] = []  # of lines given back, for their last rows
+        self._price: float | None = None  # of the lines given back
+        self._quiet_since = 0.0  # the grant, a resubscription or a notice: silence is counted from then on
+        self._tick_at: float | None = None  # of the lines given back
         self._suspect = False
-        self._ticks = self._resubscriptions = 0
+        self._ticks = self._resubscriptions = 0  # ticks: of the lines given back
         self._unwritten: list[Observation] = []
 
     def on_start(self) -> None:
@@ -122,6 +127,8 @@ class StreamActor(SupervisedActor):
 
     def _hand_over(self) -> None:
         self._silence.cancel()
+        if self._feed is not None:
+            self._feed.close()
         self._write()
         self._write_timer.cancel()
         if self._unwritten:
@@ -130,10 +137,8 @@ class StreamActor(SupervisedActor):
     def on_receive(self, message: Any) -> Any:
         """Dispatch one message (see the module docstring)."""
         match message:
-            case TickReceived(lease=lease) if lease == self._lease:
-                self._on_tick(message)
-            case PositionChanged():
-                self._on_position(message)
+            case RowsWaiting():
+                self._write_timer.arm(self._template.write_interval_s, WriteObservations())
             case SlotGranted(lease=lease):
                 self._granted(lease)
             case SlotQueued():
@@ -149,16 +154,16 @@ class StreamActor(SupervisedActor):
                 self._park(f"the gateway refused its market data ({code}: {text})")
             case FeedSuspect(suspect=suspect):
                 self._suspect = suspect
-                self._last_tick = self._now()
+                self._quiet_since = self._now()
             case VerifyStream():
-                self._last_tick = self._now()
+                self._quiet_since = self._now()
             case WriteObservations():
                 self._write()
             case CheckSilence():
                 self._check_silence()
             case GetStreamStatus():
                 return self._status()
-            case TickReceived() | DemoteSlot() | SubscriptionFailed():
+            case DemoteSlot() | SubscriptionFailed():
                 pass  # about a line given back already
             case _:
                 logger.warning("{}: ignored unexpected message {!r}", self._ctx.name, message)
@@ -177,16 +182,25 @@ class StreamActor(SupervisedActor):
         ctx = self._ctx
         self._lease = lease
         self._line = ctx.leases.acquire(("line", self._conid), partial(_give_back, ctx, lease))
-        tell_by_name(ctx, CONNECTION, Subscribe(lease, self._active.contract, self.actor_ref))
+        contract = self._active.contract
+        self._feed = StreamFeed(ctx, self.actor_ref, lease, contract, self._template.account)
+        tell_by_name(ctx, CONNECTION, Subscribe(lease, contract, self.actor_ref, self._feed))
         tell_by_name(ctx, QUEUE, Dequeue(self._conid))
         self._state = StreamState.STREAMING
-        self._last_tick = self._now()
+        self._quiet_since = self._now()
         self._arm_silence_check()
 
     def _drop_line(self) -> None:
+        feed = self._feed
+        if feed is not None:
+            feed.close()
+            self._old_feeds.append(feed)  # a tick being observed now may still add a row
+            self._ticks += feed.ticks
+            self._tick_at = feed.last_tick_at or self._tick_at
+            self._price = feed.market_price if feed.market_price is not None else self._price
         if self._line is not None:
             self._line.release()
-        self._line = self._lease = None
+        self._line = self._lease = self._feed = None
         self._silence.cancel()
 
     def _wait(self, reason: str) -> None:
@@ -200,30 +214,13 @@ class StreamActor(SupervisedActor):
         self._state = state
         tell_by_name(self._ctx, QUEUE, Enqueue(self._active.contract, self._active.priority, reason))
 
-    # --- ticks, positions, silence ---
-
-    def _on_tick(self, tick: TickReceived) -> None:
-        self._ticks += 1
-        self._last_tick = self._tick_at = self._now()
-        if tick.market_price is not None and tick.market_price != self._price:
-            self._price = tick.market_price
-            self._observe(tuple(self._positions.values()) or (None,), tick.event_ts)
-
-    def _on_position(self, position: PositionChanged) -> None:
-        self._positions[position.account] = position
-        if self._price is not None and self._lease is not None:
-            self._observe((position,), position.event_ts)
-
-    def _observe(self, positions: tuple[PositionChanged | None, ...], event_ts: datetime) -> None:
-        for position in positions:
-            row = self._observation(position, event_ts)
-            self._template.handlers.dispatch(row)
-            if not self._unwritten:
-                self._write_timer.arm(self._template.write_interval_s, WriteObservations())
-            self._unwritten.append(row)
+    # --- ticks, observations, silence ---
 
     def _write(self) -> None:
-        """Hand the gathered observations to the lake writer in one message (kept for later if it is down)."""
+        """Hand the feeds' observations to the lake writer in one message (kept for later if it is down)."""
+        for feed in (*self._old_feeds, *([self._feed] if self._feed else [])):
+            self._unwritten += feed.take_rows()
+        self._old_feeds.clear()
         if not self._unwritten:
             return
         if tell_by_name(self._ctx, LAKE_WRITER, WriteRows(tuple(self._unwritten))):
@@ -231,44 +228,36 @@ class StreamActor(SupervisedActor):
         else:
             self._write_timer.arm(self._template.write_interval_s, WriteObservations())
 
-    def _observation(self, position: PositionChanged | None, event_ts: datetime) -> Observation:
-        contract: Contract = self._active.contract if position is None else position.contract
-        return Observation(
-            account=self._template.account if position is None else position.account,
-            contract=contract,
-            position=0.0 if position is None else position.position,
-            avg_cost=None if position is None else position.avg_cost,
-            market_price=self._price,
-            source=Source.STREAM,
-            event_ts=event_ts,
-        )
-
     def _arm_silence_check(self) -> None:
         self._silence.arm(self._template.silent_after_s / 2, CheckSilence())
 
     def _check_silence(self) -> None:
         if self._lease is None:
             return
-        silent_s = self._now() - self._last_tick
+        last_tick = self._feed.last_tick_at if self._feed is not None else None
+        silent_s = self._now() - max(self._quiet_since, last_tick or self._quiet_since)
         if not self._suspect and silent_s >= self._template.silent_after_s:
             self._resubscriptions += 1
             logger.info("{}: no tick for {:.0f}s: resubscribing", self._ctx.name, silent_s)
             tell_by_name(self._ctx, CONNECTION, Resubscribe(self._lease))
-            self._last_tick = self._now()
+            self._quiet_since = self._now()
         self._arm_silence_check()
 
     def _now(self) -> float:
         return self._ctx.tree.clock.now()
 
     def _status(self) -> StreamStatus:
+        feed = self._feed
+        tick_at = feed.last_tick_at if feed is not None and feed.last_tick_at is not None else self._tick_at
+        price = feed.market_price if feed is not None and feed.market_price is not None else self._price
         return StreamStatus(
             conid=self._conid,
             priority=self._active.priority,
             state=self._state,
             lease=self._lease,
             suspect=self._suspect,
-            ticks=self._ticks,
+            ticks=self._ticks + (feed.ticks if feed is not None else 0),
             resubscriptions=self._resubscriptions,
-            market_price=self._price,
-            last_tick_age_s=None if self._tick_at is None else self._now() - self._tick_at,
+            market_price=price,
+            last_tick_age_s=None if tick_at is None else self._now() - tick_at,
         )

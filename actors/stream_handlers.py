@@ -1,7 +1,9 @@
 """Callbacks for streamed observations: how an embedding program receives real-time updates.
 
-Handlers run in the stream's actor thread, one observation at a time: keep them quick (hand the work to
-a queue or an actor of your own). A handler that raises is logged and skipped; the stream goes on.
+Handlers run in the session's update dispatcher (`actors.update_dispatcher`), one observation at a time
+and never two at once, in the order the observations were made: keep them quick (hand the work to a queue
+or an actor of your own), as a slow one delays the next updates. A handler that raises is logged and
+skipped; the stream goes on.
 """
 
 import threading

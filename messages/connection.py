@@ -1,13 +1,12 @@
 """Messages of the ConnectionActor: subscriptions from streams, and what the gateway says, as messages.
 
 Only the ConnectionActor touches ib_insync. A stream holding a line tells it `Subscribe` (ticks then go
-to that stream's incarnation as `TickReceived`), and `Unsubscribe` when it gives the line back (also
+to the line's `StreamFeed`), and `Unsubscribe` when it gives the line back (also
 the compensation when a stream's lease is released from outside). Gateway notices reach every stream
 as `FeedSuspect` (a data farm or the gateway's own connectivity is down: expect silence) and
 `VerifyStream` (connectivity came back with data maintained: check you still get ticks).
 """
 
-from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -18,11 +17,13 @@ from messages.slots import SlotLease
 
 
 class Subscribe(msgspec.Struct, frozen=True):
-    """Stream → connection: stream `contract` on this line; tell the ticks and positions to `reply_to`."""
+    """Stream → connection: stream `contract` on this line; its ticks and positions go to `feed`
+    (an `actors.stream_feed.StreamFeed`), which tells `reply_to` (that stream incarnation)."""
 
     lease: SlotLease
     contract: Contract
     reply_to: pykka.ActorRef[Any]
+    feed: Any
 
 
 class Unsubscribe(msgspec.Struct, frozen=True):
@@ -35,14 +36,6 @@ class Resubscribe(msgspec.Struct, frozen=True):
     """Stream → connection: this line went silent: cancel and request it again."""
 
     lease: SlotLease
-
-
-class TickReceived(msgspec.Struct, frozen=True):
-    """Connection → stream: a tick arrived on this line; `market_price` is None until one is known."""
-
-    lease: SlotLease
-    market_price: float | None
-    event_ts: datetime
 
 
 class SubscriptionFailed(msgspec.Struct, frozen=True):

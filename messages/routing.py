@@ -19,6 +19,7 @@ CONNECTION = "connection"
 SLOT_ALLOCATOR = "slot_allocator"
 POLLER = "poller"
 STREAMS = "streams"
+UPDATES = "updates"
 
 DEFAULT_PRIORITY = 5
 """Priorities: 1 is the most important; larger numbers matter less."""

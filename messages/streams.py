@@ -8,6 +8,7 @@ from enum import StrEnum
 
 import msgspec
 
+from messages.domain import Observation
 from messages.slots import SlotLease
 
 
@@ -26,6 +27,18 @@ class CheckSilence(msgspec.Struct, frozen=True):
 
 class WriteObservations(msgspec.Struct, frozen=True):
     """Timer → stream: hand the observations gathered since the last write to the lake writer."""
+
+
+class RowsWaiting(msgspec.Struct, frozen=True):
+    """Stream feed → stream: the feed of this line holds observations to take (told once per batch)."""
+
+    lease: SlotLease
+
+
+class Updates(msgspec.Struct, frozen=True):
+    """Stream feed → update dispatcher (`UPDATES`): observations for the registered handlers."""
+
+    rows: tuple[Observation, ...]
 
 
 class GetStreamStatus(msgspec.Struct, frozen=True):

@@ -130,7 +130,7 @@ def test_restarts_are_counted_by_actor_and_a_hung_actor_is_reported_not_waited_f
     with _small_service(sim, tmp_path, active=2) as service:
         wait_until(lambda: _settled(service, sim, conids), WAIT_S)
         crashed = f"stream-{min(conids)}"
-        service.tree.faults.crash_next(crashed)  # its next tick crashes it; it is restarted alone
+        service.tree.faults.crash_next(crashed)  # its next message crashes it; it is restarted alone
         restarted = lambda: any(e.kind is EventKind.RESTARTING for e in service.tree.events.all())  # noqa: E731
         wait_until(restarted, WAIT_S)  # (a status ask would take the crash as an error reply instead)
         status = service.status()

@@ -62,20 +62,19 @@ def test_no_line_is_lent_while_the_streams_hold_the_whole_budget(
     simulator_factory: Callable[..., Simulator], tmp_path: Path
 ) -> None:
     sim = simulator_factory(positions=PER_ACCOUNT, accounts=ACCOUNTS)
-    streaming = sim.positions()[:2]
-    sections_root = tmp_path / "lake"
-    register_active(sections_root, streaming)
+    register_active(tmp_path / "lake", sim.positions()[:2])
     observed: list[Observation] = []
     with _service(sim, tmp_path, budget=2, snapshot_lines=3) as service:
+        streaming = lambda: [s for s in service.status().streams if s.state == "streaming"]  # noqa: E731
+        wait_until(lambda: len(streaming()) == 2 == sim.stats().subscriptions, WAIT_S, message="2 streams")
+        snapshots_before = sim.stats().snapshots  # the first cycles may have found the lines still free
         service.on_observation(observed.append)
         polled = lambda: [o for o in list(observed) if o.source is Source.POLL]  # noqa: E731
         wait_until(lambda: len(polled()) >= 3 * PER_ACCOUNT, WAIT_S, message="several poll cycles")
         assert all(o.market_price is None for o in polled()), "no portfolio price, no snapshot line"
         assert not _snapshots_of(observed)
-        assert service.status().slots.in_use == 2
-
-    assert sim.stats().snapshots == 0
-    assert sim.stats().peak_lines == 2
+        assert sim.stats().snapshots == snapshots_before
+        assert sim.stats().peak_lines <= 2
 
 
 @pytest.mark.timeout(90)

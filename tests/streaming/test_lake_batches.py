@@ -1,5 +1,8 @@
-"""Streams hand observations to the lake writer in batches: every one, in few messages, even on a crash."""
+"""Streams hand observations to the lake writer in batches: every one, in few messages, even on a crash;
+and the update handlers get them at once, one at a time."""
 
+import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 
@@ -8,6 +11,7 @@ import pytest
 from actors.stream import stream_name
 from messages.domain import Observation
 from messages.lake import WriteRows
+from messages.streams import CheckSilence
 from tests.helpers import wait_until
 from tests.streaming.support import Harness
 
@@ -57,7 +61,32 @@ def test_a_stream_that_crashes_or_stops_hands_over_what_it_gathered(
         name = stream_name(conid)
         incarnation = harness.incarnation(name)
         harness.tree.faults.crash_next(name)
+        harness.tree.whereis(name).tell(CheckSilence())  # any message: this one crashes it
         wait_until(lambda: harness.incarnation(name) > incarnation, 10, message="the stream restarted")
     else:
         harness.deactivate(conid)
     wait_until(lambda: _all_written(harness, observed), 5, message="the gathered observations handed over")
+
+
+@pytest.mark.timeout(60)
+def test_update_handlers_run_one_at_a_time_in_the_order_observations_were_made(
+    start_harness: Callable[..., Harness],
+) -> None:
+    harness = start_harness(active_count=20, positions=20, sim={"tick_hz": 50.0})
+    running, most, order = [0], [0], []
+    lock = threading.Lock()
+
+    def slow_handler(observation: Observation) -> None:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.0005)  # long enough for another thread to come in, were handlers concurrent
+        order.append(observation.event_ts)
+        with lock:
+            running[0] -= 1
+
+    harness.handlers.add(slow_handler)
+    harness.wait_streaming(set(harness.active))
+    wait_until(lambda: len(order) >= 500, 30, message="500 updates")
+    assert most[0] == 1, "handlers never run concurrently"
+    assert order == sorted(order), "in the order the ticks arrived"

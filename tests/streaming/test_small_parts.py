@@ -7,7 +7,7 @@ from actors.session import session_spec
 from actors.stream_handlers import StreamHandlers
 from config.settings import Settings
 from messages.domain import Contract, Observation, Source, utc_now
-from messages.routing import CONNECTION, SLOT_ALLOCATOR, STREAMS
+from messages.routing import CONNECTION, SLOT_ALLOCATOR, STREAMS, UPDATES
 from supervisors import ChildSpec, OnMaxIntensity, Strategy, SupervisedActor
 
 
@@ -64,9 +64,12 @@ def test_handlers_are_called_until_removed_and_a_failing_one_is_skipped(
 def test_the_session_subtree_is_rest_for_one_and_never_gives_up() -> None:
     spec = session_spec(Settings(), StreamHandlers(), workers=(ChildSpec("poller", SupervisedActor),))
 
-    assert [child.name for child in spec.children] == [CONNECTION, SLOT_ALLOCATOR, "poller", STREAMS]
+    names = [child.name for child in spec.children]
+    assert names == [CONNECTION, SLOT_ALLOCATOR, "poller", STREAMS, UPDATES], (
+        "the dispatcher last: it restarts alone"
+    )
     assert spec.strategy is Strategy.REST_FOR_ONE
     assert spec.on_max_intensity is OnMaxIntensity.PARK
     assert spec.backoff is not None and spec.backoff.random_factor > 0
-    streams = spec.children[-1]
+    streams = spec.children[-2]
     assert streams.on_max_intensity is OnMaxIntensity.PARK
