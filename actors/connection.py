@@ -45,10 +45,12 @@ from messages.connection import (
     Unsubscribe,
     VerifyStream,
 )
+from messages.domain import Observation
 from messages.poller import PositionsRequest
-from messages.routing import QUEUE, SLOT_ALLOCATOR, PositionChanged
+from messages.routing import QUEUE, SLOT_ALLOCATOR, UPDATES, PositionChanged
 from messages.slots import ReleaseSlot, SlotLease, SlotRefused
 from messages.snapshots import Snapshot, SnapshotsOver, SnapshotsTaken, TakeSnapshots
+from messages.streams import Updates
 from supervisors import ChildContext, SupervisedActor, tell_quietly
 
 CLIENT_ID_TRIES = 8
@@ -107,6 +109,7 @@ class ConnectionActor(SupervisedActor):
             settings.pacing_per_s,
             name=f"{self._ctx.name}-ib-loop",
             silence_s=self._silence_s,
+            on_updates=self._updates,
         )
         self._ctx.leases.acquire("ib-session", self._session.close)
         try:
@@ -182,9 +185,8 @@ class ConnectionActor(SupervisedActor):
         conid = request.contract.conid
         feed: StreamFeed = request.feed
         self._subscribers[conid] = _Subscriber(request.lease, request.reply_to, feed)
-        feed.set_positions(
-            tuple(self._positions.get(conid, {}).values())
-        )  # before any tick: none reads as flat
+        # the positions before any tick, so that no tick reads as flat
+        feed.set_positions(tuple(self._positions.get(conid, {}).values()))
         self._session.subscribe(request.lease, request.contract, feed.on_tick)
         if self._suspects:
             tell_quietly(request.reply_to, self._suspect_notice())
@@ -236,9 +238,14 @@ class ConnectionActor(SupervisedActor):
         self._positions.setdefault(conid, {})[position.account] = position
         subscriber = self._subscribers.get(conid)
         if subscriber is not None:
-            subscriber.feed.position_changed(position)
+            self._updates(subscriber.feed.position_changed(position))
         else:
             tell_by_name(self._ctx, QUEUE, position)
+
+    def _updates(self, rows: tuple[Observation, ...]) -> None:
+        """Hand streamed observations to the update dispatcher (any thread: it only tells)."""
+        if rows:
+            tell_by_name(self._ctx, UPDATES, Updates(rows))
 
     def _hand_to_queue(self, conid: int) -> None:
         """A contract lost its stream: its positions go to the queue from now on, the current ones first."""

@@ -11,7 +11,8 @@ reads more than that in one burst when it wakes up; `close` disconnects, stops t
 tickSnapshotEnd, an error, or a timeout that cancels it) and reports them all at once.
 
 ib_insync's callbacks run in the loop thread and only hand on: ticks to the subscriber's `on_tick` (price,
-time: a `StreamFeed`), everything else as msgspec messages to `on_event` (positions, failed subscriptions,
+time: a `StreamFeed`), the observations those make to `on_updates` (one call per read from the gateway),
+everything else as msgspec messages to `on_event` (positions, failed subscriptions,
 notices, the socket closing, and `GatewaySilence` when nothing at all came from the gateway for
 `silence_s`, then once data flows again). Both must be quick and only tell actors.
 """
@@ -36,7 +37,7 @@ from messages.connection import (
     GatewaySilence,
     SubscriptionFailed,
 )
-from messages.domain import Contract, utc_now
+from messages.domain import Contract, Observation, utc_now
 from messages.poller import HeldPosition, PositionsReply
 from messages.routing import PositionChanged
 from messages.slots import SlotLease
@@ -48,8 +49,9 @@ UNANSWERED_MAX = 30
 _NOT_FAILURES = frozenset({10167})
 """Errors about a subscription that leave it working (10167: delayed data is shown instead)."""
 _CALL_MARGIN_S = 5.0
-TickHandler = Callable[[float | None, datetime], None]
-"""Where a line's ticks go: called in the loop with the market price (None if unknown) and the time."""
+TickHandler = Callable[[float | None, datetime], tuple[Observation, ...]]
+"""Where a line's ticks go: called in the loop with the market price (None if unknown) and the time; it
+returns the observations the tick made (handed to `on_updates`, all those of one read in one call)."""
 T = TypeVar("T")
 
 
@@ -121,9 +123,12 @@ class IbSession:
         pacing_per_s: float,
         name: str = "ib-session",
         silence_s: float = 0.0,
+        on_updates: Callable[[tuple[Observation, ...]], None] = lambda rows: None,
     ) -> None:
-        """`silence_s` > 0: report a gateway silent that long (`GatewaySilence`); 0: never."""
+        """`silence_s` > 0: report a gateway silent that long (`GatewaySilence`); 0: never. `on_updates`
+        gets the observations the lines' tick handlers made, once per read from the gateway."""
         self._on_event = on_event
+        self._on_updates = on_updates
         self._silence_s = silence_s
         self._silent = False
         self._unanswered = 0  # requests sent since the last data from the gateway
@@ -507,11 +512,14 @@ class IbSession:
             self._ib.setTimeout(self._silence_s)
 
     def _on_tickers(self, tickers: set[ib_insync.Ticker]) -> None:
+        updates: list[Observation] = []
         for ticker in tickers:
             line = self._lines.get(ticker.contract.conId) if ticker.contract is not None else None
             if line is None or not line.sent or ticker.contract is not line.contract:
                 continue
-            line.on_tick(_price(ticker.marketPrice()), ticker.time or utc_now())
+            updates += line.on_tick(_price(ticker.marketPrice()), ticker.time or utc_now())
+        if updates and not self._closing:
+            self._on_updates(tuple(updates))
 
 
 def _price(value: float | None) -> float | None:

@@ -8,10 +8,10 @@ for a promotion. It gives its line back when demoted for a more important contra
 and then waits again; a contract the gateway refuses for good (e.g. 200) is parked: queued, no retry.
 
 Each line gets a `StreamFeed`, which turns ticks and position changes into observations where the ticks
-arrive and hands them to the handlers at once (see `actors.stream_feed`). Told `RowsWaiting`, the stream
-takes the same rows from the feed `write_interval_s` later and hands them to the lake writer in one
-`WriteRows` (a message per tick would cost the writer far more than the rows); what is left is handed
-over on stop and on a crash too. Tick counts and the last tick's time are read from the feed.
+arrive and hands them to the handlers at once (see `actors.stream_feed`). Every `write_interval_s` while
+it holds a line (or has rows left), the stream takes the same rows from the feed and hands them to the
+lake writer in one `WriteRows` (a message per tick would cost the writer far more than the rows); what is
+left is handed over on stop and on a crash too. Tick counts and the last tick's time are read from the feed.
 
 A stream that stays silent for `silent_after_s` while the feeds are healthy is
 resubscribed; while the connection says silence is expected (`FeedSuspect`), it waits.
@@ -50,7 +50,6 @@ from messages.slots import AcquireSlot, DemoteSlot, ReleaseSlot, SlotGranted, Sl
 from messages.streams import (
     CheckSilence,
     GetStreamStatus,
-    RowsWaiting,
     StreamState,
     StreamStatus,
     WriteObservations,
@@ -137,8 +136,6 @@ class StreamActor(SupervisedActor):
     def on_receive(self, message: Any) -> Any:
         """Dispatch one message (see the module docstring)."""
         match message:
-            case RowsWaiting():
-                self._write_timer.arm(self._template.write_interval_s, WriteObservations())
             case SlotGranted(lease=lease):
                 self._granted(lease)
             case SlotQueued():
@@ -159,6 +156,8 @@ class StreamActor(SupervisedActor):
                 self._quiet_since = self._now()
             case WriteObservations():
                 self._write()
+                if self._feed is not None or self._unwritten:
+                    self._arm_write()
             case CheckSilence():
                 self._check_silence()
             case GetStreamStatus():
@@ -183,12 +182,13 @@ class StreamActor(SupervisedActor):
         self._lease = lease
         self._line = ctx.leases.acquire(("line", self._conid), partial(_give_back, ctx, lease))
         contract = self._active.contract
-        self._feed = StreamFeed(ctx, self.actor_ref, lease, contract, self._template.account)
+        self._feed = StreamFeed(ctx.tree.clock, contract, self._template.account)
         tell_by_name(ctx, CONNECTION, Subscribe(lease, contract, self.actor_ref, self._feed))
         tell_by_name(ctx, QUEUE, Dequeue(self._conid))
         self._state = StreamState.STREAMING
         self._quiet_since = self._now()
         self._arm_silence_check()
+        self._arm_write()
 
     def _drop_line(self) -> None:
         feed = self._feed
@@ -225,8 +225,9 @@ class StreamActor(SupervisedActor):
             return
         if tell_by_name(self._ctx, LAKE_WRITER, WriteRows(tuple(self._unwritten))):
             self._unwritten = []
-        else:
-            self._write_timer.arm(self._template.write_interval_s, WriteObservations())
+
+    def _arm_write(self) -> None:
+        self._write_timer.arm(self._template.write_interval_s, WriteObservations())
 
     def _arm_silence_check(self) -> None:
         self._silence.arm(self._template.silent_after_s / 2, CheckSilence())

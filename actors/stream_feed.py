@@ -4,12 +4,14 @@ A StreamActor makes a feed for each line it is granted and hands it to the conne
 The feed holds what turning a tick into observations needs: the contract's positions (set by the
 connection, which routes them, before the first tick and on every change) and the last market price.
 Each new market price becomes one observation per account holding the contract (position and average cost
-from the positions feed; a contract no account holds is observed as position 0 of the default account),
-handed at once to the session's update dispatcher (the handlers); a position change while a price is known
-is observed the same way. The stream is not woken per tick: it reads the feed's counters when it needs
-them, and takes the observations for the lake writer (`take_rows`) once told `RowsWaiting`, which the
-feed tells once per batch. So a burst of ticks for a hundred streams reaches the handlers through one
-thread hop, and costs the streams nothing until they write.
+from the positions feed; a contract no account holds is observed as position 0 of the default account); a
+position change while a price is known is observed the same way. The feed returns the observations to its
+caller, which hands them to the session's update dispatcher (the handlers) at once: the IbSession in one
+message for all the ticks of one read, the connection one per position change.
+
+The stream is never woken by a tick: it reads the feed's counters when it needs them, and takes the
+observations for the lake writer (`take_rows`) on its own write timer. So a burst of ticks for a hundred
+streams reaches the handlers in one message and one thread hop, and costs the streams nothing.
 
 Thread-safety: ticks come from the loop thread, position changes from the connection's thread; each only
 replaces immutable values (the price, the positions tuple) or appends to a deque, and the stream reads
@@ -18,15 +20,10 @@ them whole.
 
 from collections import deque
 from datetime import datetime
-from typing import Any
-
-import pykka
 
 from messages.domain import Contract, Observation, Source
-from messages.routing import UPDATES, PositionChanged
-from messages.slots import SlotLease
-from messages.streams import RowsWaiting, Updates
-from supervisors import ChildContext, tell_quietly
+from messages.routing import PositionChanged
+from supervisors.clock import Clock
 
 
 class StreamFeed:
@@ -36,23 +33,13 @@ class StreamFeed:
     (the last known) are for the stream to read.
     """
 
-    def __init__(
-        self,
-        ctx: ChildContext,
-        stream: pykka.ActorRef[Any],
-        lease: SlotLease,
-        contract: Contract,
-        account: str,
-    ) -> None:
-        """Feed `stream` (that incarnation) the line `lease` of `contract`; `account` labels unheld rows."""
-        self._ctx = ctx
-        self._stream = stream
-        self._lease = lease
+    def __init__(self, clock: Clock, contract: Contract, account: str) -> None:
+        """Feed a stream the line of `contract`; `account` labels unheld rows; `clock` times the ticks."""
+        self._clock = clock
         self._contract = contract
         self._account = account
         self._positions: tuple[PositionChanged, ...] = ()
         self._rows: deque[Observation] = deque()
-        self._announced = False
         self._closed = False
         self.ticks = 0
         self.last_tick_at: float | None = None
@@ -62,27 +49,28 @@ class StreamFeed:
         """The positions held in the contract before the first tick (the connection's, when it subscribes)."""
         self._positions = positions
 
-    def position_changed(self, position: PositionChanged) -> None:
-        """A position of the contract changed: keep it, and observe it if a price is known."""
+    def position_changed(self, position: PositionChanged) -> tuple[Observation, ...]:
+        """A position of the contract changed: keep it; its observation if a price is known."""
         held = {p.account: p for p in self._positions}
         held[position.account] = position
         self._positions = tuple(held.values())
-        if self.market_price is not None and not self._closed:
-            self._observe((position,), position.event_ts)
+        if self.market_price is None or self._closed:
+            return ()
+        return self._observe((position,), position.event_ts)
 
-    def on_tick(self, market_price: float | None, event_ts: datetime) -> None:
-        """A tick of the line (in the loop thread): count it, and observe a new market price."""
+    def on_tick(self, market_price: float | None, event_ts: datetime) -> tuple[Observation, ...]:
+        """A tick of the line (in the loop thread): count it; the observations of a new market price."""
         if self._closed:
-            return
+            return ()
         self.ticks += 1
-        self.last_tick_at = self._ctx.tree.clock.now()
-        if market_price is not None and market_price != self.market_price:
-            self.market_price = market_price
-            self._observe(self._positions or (None,), event_ts)
+        self.last_tick_at = self._clock.now()
+        if market_price is None or market_price == self.market_price:
+            return ()
+        self.market_price = market_price
+        return self._observe(self._positions or (None,), event_ts)
 
     def take_rows(self) -> list[Observation]:
         """The observations made since the last call, in order (the stream's, for the lake writer)."""
-        self._announced = False  # before taking: a row added meanwhile announces itself again
         rows = []
         while self._rows:
             rows.append(self._rows.popleft())
@@ -92,15 +80,12 @@ class StreamFeed:
         """The line is being given back: no tick or observation comes from this feed any more."""
         self._closed = True
 
-    def _observe(self, positions: tuple[PositionChanged | None, ...], event_ts: datetime) -> None:
+    def _observe(
+        self, positions: tuple[PositionChanged | None, ...], event_ts: datetime
+    ) -> tuple[Observation, ...]:
         rows = tuple(self._observation(position, event_ts) for position in positions)
-        updates = self._ctx.tree.whereis(UPDATES)
-        if updates is not None:
-            tell_quietly(updates, Updates(rows))
         self._rows.extend(rows)
-        if not self._announced:
-            self._announced = True
-            tell_quietly(self._stream, RowsWaiting(self._lease))
+        return rows
 
     def _observation(self, position: PositionChanged | None, event_ts: datetime) -> Observation:
         return Observation(

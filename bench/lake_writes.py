@@ -2,8 +2,8 @@
 
 Measured in one run, on the same rows:
 - writer: a sender tells `WriteRows` as fast as it can for `--seconds`, with `--rows-per-message`
-  observations per message (a poller batch), then for up to 10 s with 1 (as a stream sends a tick's);
-  every 20th message is an ask, timing the ack (journaled) while commits and compactions run.
+  observations per message (a poller batch), then for up to 10 s with 1 (the worst case: streams batch
+  theirs); every 20th message is an ask, timing the ack (journaled) while commits and compactions run.
   Throughput counts until everything is committed. Default `lake` settings (flush 1 s / 5000 rows).
   Files: data files of the table at the end (background compaction merges them).
 - ceiling: pyarrow alone writing the same rows to one Parquet file: from the same Python objects
@@ -198,7 +198,7 @@ def run(args: argparse.Namespace) -> Report:
             ratio(batched["rows/s"], floor["rows/s"]),
         ],
         [
-            "LakeWriterActor, 1 row/message (as streams send)",
+            "LakeWriterActor, 1 row/message (worst case)",
             num(single["rows/s"]),
             num(single["commits/s"], 2),
             num(single["files"]),

@@ -29,12 +29,6 @@ class WriteObservations(msgspec.Struct, frozen=True):
     """Timer → stream: hand the observations gathered since the last write to the lake writer."""
 
 
-class RowsWaiting(msgspec.Struct, frozen=True):
-    """Stream feed → stream: the feed of this line holds observations to take (told once per batch)."""
-
-    lease: SlotLease
-
-
 class Updates(msgspec.Struct, frozen=True):
     """Stream feed → update dispatcher (`UPDATES`): observations for the registered handlers."""
 

@@ -32,13 +32,13 @@ from loguru import logger
 from actors.lake_tables import TABLES
 from actors.stream import stream_name
 from messages.poller import RECONCILER
-from messages.routing import CONNECTION, LAKE_WRITER, POLLER, QUEUE, REGISTRY, SLOT_ALLOCATOR
+from messages.routing import CONNECTION, LAKE_WRITER, POLLER, QUEUE, REGISTRY, SLOT_ALLOCATOR, UPDATES
 from simulator import Simulator, SimulatorConfig
 from supervisors import EventKind
 from tests.faults import invariants
 from tests.faults.rig import Rig
 
-ACTORS = (CONNECTION, SLOT_ALLOCATOR, POLLER, RECONCILER, LAKE_WRITER, REGISTRY, QUEUE, "stream")
+ACTORS = (CONNECTION, SLOT_ALLOCATOR, POLLER, RECONCILER, LAKE_WRITER, REGISTRY, QUEUE, UPDATES, "stream")
 RECOVERY_S = 90.0
 """How long the service may take to recover once every fault is lifted at the end."""
 

@@ -12,7 +12,7 @@ import pytest
 
 from actors.stream import stream_name
 from messages.poller import RECONCILER
-from messages.routing import CONNECTION, LAKE_WRITER, POLLER, QUEUE, REGISTRY, SLOT_ALLOCATOR
+from messages.routing import CONNECTION, LAKE_WRITER, POLLER, QUEUE, REGISTRY, SLOT_ALLOCATOR, UPDATES
 from simulator import Simulator
 from supervisors import EventKind
 from tests.faults.rig import Rig
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.timeout(90)
 FARM_OK = 2104
 """A harmless gateway notice: it makes the connection take a message (so its armed fault fires)."""
 
-ACTORS = ["stream", CONNECTION, SLOT_ALLOCATOR, POLLER, RECONCILER, LAKE_WRITER, REGISTRY, QUEUE]
+ACTORS = ["stream", CONNECTION, SLOT_ALLOCATOR, POLLER, RECONCILER, LAKE_WRITER, REGISTRY, QUEUE, UPDATES]
 
 
 def target(rig: Rig, kind: str) -> str:

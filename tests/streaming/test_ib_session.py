@@ -9,7 +9,7 @@ import pytest
 
 from actors.ib_session import IbSession
 from messages.connection import GatewayDisconnected, SubscriptionFailed
-from messages.domain import Contract
+from messages.domain import Contract, Observation
 from messages.slots import SlotLease
 from simulator import Simulator
 from tests.conftest import next_client_id
@@ -62,7 +62,7 @@ def test_a_storm_of_subscriptions_is_paced_below_the_gateway_limit(
     session = session_on(sim, Recording())
     ticked: set[int] = set()
     for i, position in enumerate(sim.positions()):
-        session.subscribe(SlotLease(i, 1), _contract(position), lambda _p, _t, i=i: ticked.add(i))
+        session.subscribe(SlotLease(i, 1), _contract(position), lambda _p, _t, i=i: ticked.add(i) or ())
 
     wait_until(lambda: sim.stats().subscriptions == 100, 20)
     assert sim.stats().pacing_violations == 0
@@ -103,5 +103,6 @@ def _contract(position: Any) -> Contract:
     return active(position).contract
 
 
-def _ignore(market_price: float | None, event_ts: datetime) -> None:
-    """A line's tick handler that drops the ticks."""
+def _ignore(market_price: float | None, event_ts: datetime) -> tuple[Observation, ...]:
+    """A line's tick handler that drops the ticks (and makes no observation)."""
+    return ()

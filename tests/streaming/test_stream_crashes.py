@@ -30,7 +30,7 @@ def test_crashing_streams_200_times_never_leaks_a_line(start_harness: Callable[.
     for crash in range(CRASHES):
         name = stream_name(conids[crash % len(conids)])
         incarnation = harness.incarnation(name)
-        harness.tree.faults.crash_next(name)  # its next message (the feed's next RowsWaiting) crashes it
+        harness.tree.faults.crash_next(name)  # its next message (its write timer's) crashes it
         wait_until(lambda n=name, i=incarnation: _holds_line(harness, n, i + 1), 30, message=f"crash {crash}")
         harness.wait_streaming(everyone)
 
