@@ -5,7 +5,7 @@ ticks, both stamping receipt with `time.monotonic()` (the simulator stamps the s
 - bare ib_insync (the ceiling): a hand-written script on its own thread and loop, 100 `reqMktData`, a
   `pendingTickersEvent` handler reporting each change of a contract's market price;
 - possync: the whole service (`possync.Service`, lake writer included), 100 activated contracts, an
-  `on_update` handler (the stream actors report each change of market price the same way).
+  `on_update` handler (the stream feeds report each change of market price the same way).
 How an update is paired with the tick that caused it is in `bench/ticks.py`.
 
 For each receiver the simulator's rate is raised step by step (`--rates`, ticks/s per stream). A step is
