@@ -10,11 +10,13 @@ SessionSupervisor retries with backoff. Once up it:
 - turns the gateway's notices into messages: a refused line (101) goes to the stream and to the
   allocator (`SlotRefused`); 1101 resubscribes every line; 1102 asks every stream to verify it still
   ticks; farm-broken notices (2103/2105/2157), 1100 and a gateway that sends nothing at all for
-  `silence_s` (a hung gateway) make the streams suspect until cleared, so none resubscribes into it;
+  `silence_s`, not even the answer to a ping (a hung gateway), make the streams suspect until cleared,
+  so none resubscribes into it;
 - answers `PositionsRequest` (poller, reconciler, queue) from what ib_insync holds, without a line;
 - takes the poller's snapshots (`TakeSnapshots`) on lines the allocator lent it, gives each line back
   once its snapshot is over at the gateway (a 101 as `SlotRefused`), and answers `SnapshotsTaken`.
-It exits abnormally when the socket closes or a 1100 outlasts `lost_grace_s`: the rest_for_one
+It exits abnormally when the socket closes, a 1100 outlasts `lost_grace_s` or the gateway stays hung for
+`hung_reconnect_s` (counted from the last data it sent): the rest_for_one
 SessionSupervisor then restarts it, and everything after it, with a new allocator epoch.
 """
 
@@ -35,6 +37,7 @@ from messages.connection import (
     ConnectionStatus,
     FeedSuspect,
     GatewayDisconnected,
+    GatewayHung,
     GatewayNotice,
     GatewaySilence,
     GetConnectionStatus,
@@ -104,6 +107,7 @@ class ConnectionActor(SupervisedActor):
         """Connect (the session is closed on every exit path of this incarnation) and route the positions."""
         settings = self._settings
         self._grace = SelfTimer(self._ctx, self.actor_ref)
+        self._hung = SelfTimer(self._ctx, self.actor_ref)
         self._session = IbSession(
             partial(tell_quietly, self.actor_ref),
             settings.pacing_per_s,
@@ -131,8 +135,9 @@ class ConnectionActor(SupervisedActor):
             self._on_position(position)
 
     def on_stop(self) -> None:
-        """Drop the 1100 grace timer (the session itself is closed by its lease)."""
+        """Drop the 1100 grace and hung timers (the session itself is closed by its lease)."""
         self._grace.cancel()
+        self._hung.cancel()
 
     def on_receive(self, message: Any) -> Any:
         """Dispatch one message (see the module docstring)."""
@@ -152,9 +157,15 @@ class ConnectionActor(SupervisedActor):
             case GatewaySilence(silent=True, seconds=seconds):
                 logger.warning("nothing from the gateway for {:.1f}s: streams are suspect", seconds)
                 self._set_suspect(_SILENCE, f"nothing from the gateway for {seconds:.0f}s")
+                self._hung.arm(self._settings.hung_reconnect_s - seconds, GatewayHung())
             case GatewaySilence():
                 logger.info("the gateway sends again")
+                self._hung.cancel()
                 self._clear_suspect(_SILENCE)
+            case GatewayHung() if _SILENCE in self._suspects:
+                self._give_up(f"the gateway answered nothing for {self._settings.hung_reconnect_s}s (hung)")
+            case GatewayHung():
+                pass  # a silence that has ended
             case LostGraceExpired(token=token) if token == self._lost_token:
                 self._give_up(f"IB connectivity lost (1100) for more than {self._settings.lost_grace_s}s")
             case LostGraceExpired():

@@ -12,9 +12,9 @@ tickSnapshotEnd, an error, or a timeout that cancels it) and reports them all at
 
 ib_insync's callbacks run in the loop thread and only hand on: ticks to the subscriber's `on_tick` (price,
 time: a `StreamFeed`), the observations those make to `on_updates` (one call per read from the gateway),
-everything else as msgspec messages to `on_event` (positions, failed subscriptions,
-notices, the socket closing, and `GatewaySilence` when nothing at all came from the gateway for
-`silence_s`, then once data flows again). Both must be quick and only tell actors.
+everything else as msgspec messages to `on_event` (positions, failed subscriptions, notices, the socket
+closing, and `GatewaySilence` when nothing at all came from the gateway for `silence_s` and it did not
+answer a ping within half that again, then once data flows again). Both must be quick and only tell actors.
 """
 
 import asyncio
@@ -140,6 +140,7 @@ class IbSession:
         self._contracts: dict[int, ib_insync.Contract] = {}
         self._snapshot_errors: dict[int, tuple[int, str]] = {}  # by reqId of the snapshots in progress
         self._snapshot_tasks: set[asyncio.Task[None]] = set()
+        self._probe: asyncio.Task[None] | None = None  # of the current silence
         self._closing = False
         self._lock = threading.Lock()
         self.requests_sent = 0
@@ -499,8 +500,23 @@ class IbSession:
 
     def _on_silence(self, idle_s: float) -> None:
         """ib_insync's watchdog: nothing came from the gateway for `idle_s` (it fires once per silence)."""
-        self._silent = True
-        self._emit(GatewaySilence(True, idle_s))
+        self._probe = self._loop.create_task(self._probe_silence(idle_s))
+
+    async def _probe_silence(self, idle_s: float) -> None:
+        """Ask a quiet gateway the time: one that answers within `idle_s / 2` is only quiet (off-hours), one
+        that does not is silent, hung perhaps: `GatewaySilence` until it sends again."""
+        self._heard.clear()
+        await self._token()
+        if not self._ib.isConnected():
+            return
+        self._ib.client.reqCurrentTime()
+        try:
+            await asyncio.wait_for(self._heard.wait(), idle_s / 2)
+        except TimeoutError:
+            self._silent = True
+            self._emit(GatewaySilence(True, idle_s * 1.5))
+            return
+        self._ib.setTimeout(self._silence_s)  # alive: watch for the next silence
 
     def _on_data(self) -> None:
         """A packet came from the gateway: it reads again; end a silence, and watch for the next one."""

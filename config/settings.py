@@ -46,6 +46,7 @@ class IbSettings(Section):
     readonly: bool = True
     pacing_per_s: PerSecond = 45.0  # requests per second to the gateway (IB allows 50: error 100 beyond)
     lost_grace_s: Seconds = 30.0  # how long a 1100 (IB connectivity lost) may last before reconnecting
+    hung_reconnect_s: Seconds = 180.0  # a gateway that answers nothing, not even a ping, this long: reconnect
 
 
 class SlotSettings(Section):

@@ -105,6 +105,10 @@ class GatewayDisconnected(msgspec.Struct, frozen=True):
     reason: str
 
 
+class GatewayHung(msgspec.Struct, frozen=True):
+    """Timer → connection: the gateway has answered nothing for `ib.hung_reconnect_s`, if still silent."""
+
+
 class LostGraceExpired(msgspec.Struct, frozen=True):
     """Timer → connection: the gateway lost IB (1100) `lost_grace_s` ago; `token` names that outage."""
 

@@ -7,7 +7,10 @@ import pytest
 
 from config import ConfigError, Settings, load_settings
 
-IB_KEYS = "host, port, client_id, account, connect_timeout_s, readonly, pacing_per_s, lost_grace_s"
+IB_KEYS = (
+    "host, port, client_id, account, connect_timeout_s, readonly, pacing_per_s, lost_grace_s, "
+    "hung_reconnect_s"
+)
 
 
 @pytest.fixture

@@ -93,6 +93,21 @@ def test_a_gateway_hung_longer_than_the_request_timeouts_recovers(
     rig.finish()
 
 
+def test_a_gateway_hung_for_hung_reconnect_s_is_dropped_and_connected_again(
+    sim: Simulator, rig_factory: Callable[..., Rig]
+) -> None:
+    rig = rig_factory(sim, ib={"hung_reconnect_s": 2.0}, streams={"silent_after_s": 1.0})
+    mark = rig.mark()
+
+    sim.pause()  # the socket stays open; nothing comes back, not even the answer to a ping
+    rig.wait_event(EventKind.EXITED, CONNECTION, after=mark)
+    assert any("hung" in reason for reason in rig.service.health()), rig.service.health()
+    sim.resume()
+
+    rig.wait_event(EventKind.STARTED, CONNECTION, after=mark)
+    rig.finish()
+
+
 def test_a_lower_line_limit_refuses_lines_101_and_the_budget_follows_it(
     sim: Simulator, rig_factory: Callable[..., Rig]
 ) -> None:

@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 
 from actors.ib_session import IbSession
-from messages.connection import GatewayDisconnected, SubscriptionFailed
+from messages.connection import GatewayDisconnected, GatewaySilence, SubscriptionFailed
 from messages.domain import Contract, Observation
 from messages.slots import SlotLease
 from simulator import Simulator
+from simulator.protocol import In
 from tests.conftest import next_client_id
 from tests.helpers import wait_until
 from tests.streaming.support import Recording, active
@@ -22,8 +23,8 @@ def session_on(simulator_factory: Callable[..., Simulator]) -> Any:
     """Connect IbSessions to simulators; closed after the test, and their threads must be gone."""
     sessions: list[IbSession] = []
 
-    def connect(sim: Simulator, events: Recording) -> IbSession:
-        session = IbSession(events.add, pacing_per_s=45.0, name="test-ib-loop")
+    def connect(sim: Simulator, events: Recording, silence_s: float = 0.0) -> IbSession:
+        session = IbSession(events.add, pacing_per_s=45.0, name="test-ib-loop", silence_s=silence_s)
         sessions.append(session)
         session.connect(
             "127.0.0.1", sim.port, next_client_id(), timeout_s=5, account="", readonly=True, tries=1
@@ -106,3 +107,22 @@ def _contract(position: Any) -> Contract:
 def _ignore(market_price: float | None, event_ts: datetime) -> tuple[Observation, ...]:
     """A line's tick handler that drops the ticks (and makes no observation)."""
     return ()
+
+
+@pytest.mark.timeout(30)
+def test_a_quiet_gateway_that_answers_a_ping_is_not_silent_and_a_hung_one_is(
+    simulator_factory: Callable[..., Simulator], session_on: Any
+) -> None:
+    sim = simulator_factory(positions=5)
+    events = Recording()
+    session_on(sim, events, silence_s=0.3)  # no line: nothing comes unless asked
+
+    pings = lambda: sim.stats().requests.get(In.REQ_CURRENT_TIME, 0)  # noqa: E731
+    wait_until(lambda: pings() >= 3, 10, message="a quiet gateway is pinged")
+    assert events.all(GatewaySilence) == [], "it answered: only quiet, not silent"
+
+    sim.pause()
+    (silence,) = wait_until(lambda: events.all(GatewaySilence), 10, message="a hung gateway is silent")
+    assert silence.silent and silence.seconds == pytest.approx(0.45, abs=0.1)  # the wait and the ping
+    sim.resume()
+    wait_until(lambda: events.all(GatewaySilence)[-1] == GatewaySilence(False), 10, message="it sends again")
