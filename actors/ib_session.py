@@ -48,6 +48,8 @@ UNANSWERED_MAX = 30
 """Requests sent since the gateway last sent anything, at most (IB allows a burst of 50 a second)."""
 _NOT_FAILURES = frozenset({10167})
 """Errors about a subscription that leave it working (10167: delayed data is shown instead)."""
+_WARNINGS = range(2100, 2200)
+"""Warnings about a request (not failures of it)."""
 _CALL_MARGIN_S = 5.0
 TickHandler = Callable[[float | None, datetime], tuple[Observation, ...]]
 """Where a line's ticks go: called in the loop with the market price (None if unknown) and the time; it
@@ -485,13 +487,14 @@ class IbSession:
         self._unanswered += 1
 
     def _on_error(self, req_id: int, code: int, message: str, contract: ib_insync.Contract | None) -> None:
+        harmless = code in _NOT_FAILURES or code in _WARNINGS
         if req_id in self._snapshot_errors:
-            if code not in _NOT_FAILURES and not 2100 <= code < 2200:
+            if not harmless:
                 self._snapshot_errors[req_id] = (code, message)
             return
         line = self._lines.get(contract.conId) if contract is not None else None
         if line is not None and line.contract is contract and line.sent:
-            if code in _NOT_FAILURES or 2100 <= code < 2200:
+            if harmless:
                 return
             self._drop(line)
             self._emit(SubscriptionFailed(line.lease, code, message))

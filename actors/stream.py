@@ -13,8 +13,8 @@ it holds a line (or has rows left), the stream takes the same rows from the feed
 lake writer in one `WriteRows` (a message per tick would cost the writer far more than the rows); what is
 left is handed over on stop and on a crash too. Tick counts and the last tick's time are read from the feed.
 
-A stream that stays silent for `silent_after_s` while the feeds are healthy is
-resubscribed; while the connection says silence is expected (`FeedSuspect`), it waits.
+A stream that stays silent for `silent_after_s` while the feeds are healthy is resubscribed; while the
+connection says silence is expected (`FeedSuspect`), it waits.
 """
 
 from dataclasses import dataclass
@@ -218,7 +218,8 @@ class StreamActor(SupervisedActor):
 
     def _write(self) -> None:
         """Hand the feeds' observations to the lake writer in one message (kept for later if it is down)."""
-        for feed in (*self._old_feeds, *([self._feed] if self._feed else [])):
+        feeds = [*self._old_feeds, self._feed] if self._feed is not None else self._old_feeds
+        for feed in feeds:
             self._unwritten += feed.take_rows()
         self._old_feeds.clear()
         if not self._unwritten:
