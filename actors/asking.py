@@ -3,8 +3,7 @@
 from typing import Any
 
 import pykka
-
-from supervisors import ChildContext
+from possync.supervisors import ChildContext
 
 
 class Unavailable(Exception):

@@ -26,14 +26,13 @@ from typing import Any, NoReturn
 
 import pykka
 from loguru import logger
-
-from actors.asking import tell_by_name
-from actors.ib_session import IbSession
-from actors.outage_log import OutageLog
-from actors.self_timer import SelfTimer
-from actors.stream_feed import StreamFeed
-from config.settings import IbSettings
-from messages.connection import (
+from possync.actors.asking import tell_by_name
+from possync.actors.ib_session import IbSession
+from possync.actors.outage_log import OutageLog
+from possync.actors.self_timer import SelfTimer
+from possync.actors.stream_feed import StreamFeed
+from possync.config.settings import IbSettings
+from possync.messages.connection import (
     ConnectionStatus,
     FeedSuspect,
     GatewayDisconnected,
@@ -48,13 +47,13 @@ from messages.connection import (
     Unsubscribe,
     VerifyStream,
 )
-from messages.domain import Observation
-from messages.poller import PositionsRequest
-from messages.routing import QUEUE, SLOT_ALLOCATOR, UPDATES, PositionChanged
-from messages.slots import ReleaseSlot, SlotLease, SlotRefused
-from messages.snapshots import Snapshot, SnapshotsOver, SnapshotsTaken, TakeSnapshots
-from messages.streams import Updates
-from supervisors import ChildContext, SupervisedActor, tell_quietly
+from possync.messages.domain import Observation
+from possync.messages.poller import PositionsRequest
+from possync.messages.routing import QUEUE, SLOT_ALLOCATOR, UPDATES, PositionChanged
+from possync.messages.slots import ReleaseSlot, SlotLease, SlotRefused
+from possync.messages.snapshots import Snapshot, SnapshotsOver, SnapshotsTaken, TakeSnapshots
+from possync.messages.streams import Updates
+from possync.supervisors import ChildContext, SupervisedActor, tell_quietly
 
 CLIENT_ID_TRIES = 8
 """Client ids tried in a row (`ib.client_id` and the next ones) while the gateway says 326 (in use)."""

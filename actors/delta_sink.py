@@ -32,10 +32,9 @@ from urllib.parse import unquote
 import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, PostCommitHookProperties, Transaction, write_deltalake
 from loguru import logger
-
-from actors.journal import fsync_path
-from actors.lake_backlog import Chunk
-from actors.lake_tables import LakeTable
+from possync.actors.journal import fsync_path
+from possync.actors.lake_backlog import Chunk
+from possync.actors.lake_tables import LakeTable
 
 COMPACT_EVERY_COMMITS = 50
 COMPACT_EVERY_S = 300.0

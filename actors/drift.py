@@ -6,10 +6,10 @@ Pure: `find_drift` compares; the ReconcilerActor fetches both sides and writes w
 import math
 from datetime import datetime
 
-from actors.lake_positions import PositionKey
-from actors.poll_refresh import observe
-from messages.domain import Observation, Source
-from messages.poller import HeldPosition, PositionsReply
+from possync.actors.lake_positions import PositionKey
+from possync.actors.poll_refresh import observe
+from possync.messages.domain import Observation, Source
+from possync.messages.poller import HeldPosition, PositionsReply
 
 
 def _same(a: float | None, b: float | None) -> bool:

@@ -18,8 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import Annotated, Any, Literal
 
 import msgspec
-
-from supervisors import ChildStatus, SupervisionTree
+from possync.supervisors import ChildStatus, SupervisionTree
 
 FaultKind = Literal["crash", "hang", "fail_start", "release"]
 EXAMPLE = '{"actor": "stream-265598", "fault": "crash"}'

@@ -29,19 +29,18 @@ from typing import Any, Literal, TypeVar
 
 import ib_insync
 from loguru import logger
-
-from actors.pacing import TokenBucket
-from messages.connection import (
+from possync.actors.pacing import TokenBucket
+from possync.messages.connection import (
     GatewayDisconnected,
     GatewayNotice,
     GatewaySilence,
     SubscriptionFailed,
 )
-from messages.domain import Contract, Observation, utc_now
-from messages.poller import HeldPosition, PositionsReply
-from messages.routing import PositionChanged
-from messages.slots import SlotLease
-from messages.snapshots import Snapshot, SnapshotOrder
+from possync.messages.domain import Contract, Observation, utc_now
+from possync.messages.poller import HeldPosition, PositionsReply
+from possync.messages.routing import PositionChanged
+from possync.messages.slots import SlotLease
+from possync.messages.snapshots import Snapshot, SnapshotOrder
 
 CLIENT_ID_IN_USE = 326
 UNANSWERED_MAX = 30

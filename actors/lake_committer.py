@@ -18,11 +18,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from loguru import logger
-
-from actors.delta_sink import DeltaSink
-from actors.lake_backlog import Chunk
-from actors.lake_tables import LakeTable
-from messages.lake import BatchCommitted, CommitFailed
+from possync.actors.delta_sink import DeltaSink
+from possync.actors.lake_backlog import Chunk
+from possync.actors.lake_tables import LakeTable
+from possync.messages.lake import BatchCommitted, CommitFailed
 
 IDLE_CHECK_S = 60.0
 _STOP = object()

@@ -14,10 +14,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from deltalake import DeltaTable
-
-from actors.lake_query import query
-from actors.lake_tables import POSITION_UPDATES
-from messages.domain import Contract, Observation, Source
+from possync.actors.lake_query import query
+from possync.actors.lake_tables import POSITION_UPDATES
+from possync.messages.domain import Contract, Observation, Source
 
 _SOURCES = {source.value for source in Source}
 

@@ -27,9 +27,8 @@ from typing import Any
 
 import msgspec
 import pyarrow as pa
-
-from messages.domain import Contract, Observation
-from messages.lake import QueueAttempt, StrategyChange
+from possync.messages.domain import Contract, Observation
+from possync.messages.lake import QueueAttempt, StrategyChange
 
 UTC_MICROS = pa.timestamp("us", tz="UTC")
 

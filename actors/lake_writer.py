@@ -44,13 +44,12 @@ from typing import Any
 
 import pyarrow as pa
 from loguru import logger
-
-from actors.journal import Journal, JournalLockedError
-from actors.lake_backlog import Backlog
-from actors.lake_committer import LakeCommitter
-from actors.lake_tables import TABLES, LakeRowError, LakeTable, split_by_table, table_named
-from config.settings import LakeSettings
-from messages.lake import (
+from possync.actors.journal import Journal, JournalLockedError
+from possync.actors.lake_backlog import Backlog
+from possync.actors.lake_committer import LakeCommitter
+from possync.actors.lake_tables import TABLES, LakeRowError, LakeTable, split_by_table, table_named
+from possync.config.settings import LakeSettings
+from possync.messages.lake import (
     BatchCommitted,
     CommitFailed,
     FlushNow,
@@ -61,8 +60,8 @@ from messages.lake import (
     RowsRejected,
     WriteRows,
 )
-from supervisors.actor import ChildContext, SupervisedActor, tell_quietly
-from supervisors.clock import Scheduler, ThreadScheduler, Timer
+from possync.supervisors.actor import ChildContext, SupervisedActor, tell_quietly
+from possync.supervisors.clock import Scheduler, ThreadScheduler, Timer
 
 STOP_TIMEOUT_S = 3.0
 CRASH_STOP_TIMEOUT_S = 1.0

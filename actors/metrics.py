@@ -7,10 +7,9 @@ of its own: two trees in one process never collide.
 
 from collections.abc import Callable, Iterator
 
+from possync.messages.status import ServiceStatus
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-
-from messages.status import ServiceStatus
 
 
 class StatusCollector:

@@ -20,11 +20,10 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 import msgspec
-
-from messages.domain import Observation, Source
-from messages.poller import HeldPosition, PositionsReply
-from messages.queue import ItemOutcome, Outcome, PollItem
-from messages.snapshots import Snapshot
+from possync.messages.domain import Observation, Source
+from possync.messages.poller import HeldPosition, PositionsReply
+from possync.messages.queue import ItemOutcome, Outcome, PollItem
+from possync.messages.snapshots import Snapshot
 
 NOTHING_TO_OBSERVE = (
     "not held by any account, and snapshots are off (poller.snapshot_lines = 0): nothing to observe"

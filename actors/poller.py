@@ -23,17 +23,16 @@ from dataclasses import dataclass
 
 from loguru import logger
 from msgspec.structs import replace
-
-from actors.asking import Unavailable, ask_by_name, tell_by_name
-from actors.poll_refresh import deferred, refresh_batch, wants_snapshot
-from actors.self_timer import SelfTimer, TreeActor
-from config.settings import PollerSettings
-from messages.domain import Observation, utc_now
-from messages.lake import RowsAccepted, WriteRows
-from messages.poller import GetPollerStats, PollerStats, PollTick, PositionsReply, PositionsRequest
-from messages.queue import Batch, ItemOutcome, Outcome, RecordOutcomes, TakeBatch
-from messages.routing import CONNECTION, LAKE_WRITER, QUEUE, SLOT_ALLOCATOR
-from messages.snapshots import (
+from possync.actors.asking import Unavailable, ask_by_name, tell_by_name
+from possync.actors.poll_refresh import deferred, refresh_batch, wants_snapshot
+from possync.actors.self_timer import SelfTimer, TreeActor
+from possync.config.settings import PollerSettings
+from possync.messages.domain import Observation, utc_now
+from possync.messages.lake import RowsAccepted, WriteRows
+from possync.messages.poller import GetPollerStats, PollerStats, PollTick, PositionsReply, PositionsRequest
+from possync.messages.queue import Batch, ItemOutcome, Outcome, RecordOutcomes, TakeBatch
+from possync.messages.routing import CONNECTION, LAKE_WRITER, QUEUE, SLOT_ALLOCATOR
+from possync.messages.snapshots import (
     BorrowLines,
     LinesLent,
     Snapshot,
@@ -42,7 +41,7 @@ from messages.snapshots import (
     SnapshotTimeout,
     TakeSnapshots,
 )
-from supervisors import ChildContext
+from possync.supervisors import ChildContext
 
 QUEUE_TIMEOUT_S = 5.0
 """How long to wait for the queue (in memory, it answers in microseconds) or the lake writer's ack."""

@@ -20,18 +20,17 @@ and sent again on the next save tick.
 from pathlib import Path
 
 from loguru import logger
-
-from actors.asking import Unavailable, ask_by_name, tell_by_name
-from actors.queue_book import AuditEntry, PollQueue
-from actors.queue_state_file import load_queue_state, save_queue_state
-from actors.self_timer import SelfTimer, TreeActor
-from config.settings import QueueSettings
-from messages.domain import utc_now
-from messages.lake import QueueAttempt, RowsAccepted, WriteRows
-from messages.poller import PositionsReply, PositionsRequest
-from messages.queue import Batch, GetQueueStatus, RecordOutcomes, Resync, SaveTick, TakeBatch
-from messages.registry import GetActiveContracts
-from messages.routing import (
+from possync.actors.asking import Unavailable, ask_by_name, tell_by_name
+from possync.actors.queue_book import AuditEntry, PollQueue
+from possync.actors.queue_state_file import load_queue_state, save_queue_state
+from possync.actors.self_timer import SelfTimer, TreeActor
+from possync.config.settings import QueueSettings
+from possync.messages.domain import utc_now
+from possync.messages.lake import QueueAttempt, RowsAccepted, WriteRows
+from possync.messages.poller import PositionsReply, PositionsRequest
+from possync.messages.queue import Batch, GetQueueStatus, RecordOutcomes, Resync, SaveTick, TakeBatch
+from possync.messages.registry import GetActiveContracts
+from possync.messages.routing import (
     CONNECTION,
     LAKE_WRITER,
     REGISTRY,
@@ -40,7 +39,7 @@ from messages.routing import (
     Enqueue,
     PositionChanged,
 )
-from supervisors import ChildContext
+from possync.supervisors import ChildContext
 
 MAX_PENDING_AUDIT_ROWS = 100_000
 """Audit rows kept while the lake writer is away; beyond this the oldest are dropped (and counted)."""

@@ -12,11 +12,10 @@ import itertools
 from dataclasses import dataclass, field
 
 import msgspec
-
-from config.settings import QueueSettings
-from messages.domain import Contract
-from messages.queue import ItemOutcome, Outcome, ParkedItem, PollItem, QueueStatus
-from messages.routing import DEFAULT_PRIORITY, Enqueue, PositionChanged
+from possync.config.settings import QueueSettings
+from possync.messages.domain import Contract
+from possync.messages.queue import ItemOutcome, Outcome, ParkedItem, PollItem, QueueStatus
+from possync.messages.routing import DEFAULT_PRIORITY, Enqueue, PositionChanged
 
 Holding = tuple[float, float]
 """(position, avg_cost) of one account, as the positions subscription last reported it."""

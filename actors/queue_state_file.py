@@ -11,8 +11,7 @@ from pathlib import Path
 
 import msgspec
 from loguru import logger
-
-from actors.queue_book import ItemState
+from possync.actors.queue_book import ItemState
 
 
 class QueueStateFile(msgspec.Struct, frozen=True):

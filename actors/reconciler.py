@@ -11,16 +11,21 @@ written once more by the reconciler, with the value the gateway has (harmless, n
 from pathlib import Path
 
 from loguru import logger
-
-from actors.asking import Unavailable, ask_by_name
-from actors.drift import find_drift
-from actors.lake_positions import LatestPositions
-from actors.self_timer import TreeActor
-from messages.domain import utc_now
-from messages.lake import RowsAccepted, WriteRows
-from messages.poller import PositionsReply, PositionsRequest, ReconcileNow, ReconcileReport, ReconcileTick
-from messages.routing import CONNECTION, LAKE_WRITER
-from supervisors import ChildContext
+from possync.actors.asking import Unavailable, ask_by_name
+from possync.actors.drift import find_drift
+from possync.actors.lake_positions import LatestPositions
+from possync.actors.self_timer import TreeActor
+from possync.messages.domain import utc_now
+from possync.messages.lake import RowsAccepted, WriteRows
+from possync.messages.poller import (
+    PositionsReply,
+    PositionsRequest,
+    ReconcileNow,
+    ReconcileReport,
+    ReconcileTick,
+)
+from possync.messages.routing import CONNECTION, LAKE_WRITER
+from possync.supervisors import ChildContext
 
 WRITE_TIMEOUT_S = 5.0
 

@@ -16,15 +16,14 @@ from datetime import datetime
 from pathlib import Path
 
 from loguru import logger
-
-from actors.asking import Unavailable, ask_by_name, tell_by_name
-from actors.lake_positions import latest_contracts
-from actors.registry_store import StrategyLog, UnknownContract, activation, latest_per_conid
-from actors.self_timer import TreeActor
-from config.settings import RegistrySettings
-from messages.domain import utc_now
-from messages.lake import RowsAccepted, StrategyChange, WriteRows
-from messages.registry import (
+from possync.actors.asking import Unavailable, ask_by_name, tell_by_name
+from possync.actors.lake_positions import latest_contracts
+from possync.actors.registry_store import StrategyLog, UnknownContract, activation, latest_per_conid
+from possync.actors.self_timer import TreeActor
+from possync.config.settings import RegistrySettings
+from possync.messages.domain import utc_now
+from possync.messages.lake import RowsAccepted, StrategyChange, WriteRows
+from possync.messages.registry import (
     Activate,
     ChangeAccepted,
     ChangeRefused,
@@ -33,7 +32,7 @@ from messages.registry import (
     IsActive,
     RefreshRegistry,
 )
-from messages.routing import (
+from possync.messages.routing import (
     LAKE_WRITER,
     QUEUE,
     STREAMS,
@@ -43,7 +42,7 @@ from messages.routing import (
     ContractDeactivated,
     SendActiveContracts,
 )
-from supervisors import ChildContext
+from possync.supervisors import ChildContext
 
 CHANGED_BY = "possync-service"
 RESOLVE_RETRY_S = 30.0

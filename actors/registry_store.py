@@ -16,13 +16,12 @@ import msgspec
 import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError
-
-from actors.lake_positions import latest_contracts
-from actors.lake_query import read_all
-from actors.lake_tables import ACTIVE_STRATEGIES
-from messages.domain import Contract, utc_now
-from messages.lake import StrategyChange
-from messages.routing import DEFAULT_PRIORITY
+from possync.actors.lake_positions import latest_contracts
+from possync.actors.lake_query import read_all
+from possync.actors.lake_tables import ACTIVE_STRATEGIES
+from possync.messages.domain import Contract, utc_now
+from possync.messages.lake import StrategyChange
+from possync.messages.routing import DEFAULT_PRIORITY
 
 
 class UnknownContract(LookupError):

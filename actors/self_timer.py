@@ -7,8 +7,7 @@ ticks up in the inbox. A tick that fires after the actor is gone is dropped quie
 from typing import Any
 
 import pykka
-
-from supervisors import ChildContext, SupervisedActor, Timer, tell_quietly
+from possync.supervisors import ChildContext, SupervisedActor, Timer, tell_quietly
 
 
 class SelfTimer:

@@ -15,16 +15,16 @@ with backoff, and parks for `backoff_max_s` whenever its restart intensity is ex
 when the gateway is not there (the connection may start late; the rest of the session waits for it).
 """
 
-from actors.connection import ConnectionActor
-from actors.outage_log import OutageLog
-from actors.slot_allocator import SlotAllocatorActor
-from actors.stream import StreamTemplate
-from actors.stream_handlers import StreamHandlers
-from actors.stream_supervisor import StreamSupervisorSpec
-from actors.update_dispatcher import UpdateDispatcherActor
-from config.settings import Settings, SupervisionSettings
-from messages.routing import CONNECTION, SLOT_ALLOCATOR, STREAMS, UPDATES
-from supervisors import Backoff, ChildSpec, OnMaxIntensity, Spec, Strategy, SupervisorSpec
+from possync.actors.connection import ConnectionActor
+from possync.actors.outage_log import OutageLog
+from possync.actors.slot_allocator import SlotAllocatorActor
+from possync.actors.stream import StreamTemplate
+from possync.actors.stream_handlers import StreamHandlers
+from possync.actors.stream_supervisor import StreamSupervisorSpec
+from possync.actors.update_dispatcher import UpdateDispatcherActor
+from possync.config.settings import Settings, SupervisionSettings
+from possync.messages.routing import CONNECTION, SLOT_ALLOCATOR, STREAMS, UPDATES
+from possync.supervisors import Backoff, ChildSpec, OnMaxIntensity, Spec, Strategy, SupervisorSpec
 
 SESSION = "session"
 _MARGIN_S = 10.0

@@ -16,14 +16,13 @@ from typing import Any
 
 import pykka
 from loguru import logger
-
-from actors.asking import tell_by_name
-from actors.self_timer import SelfTimer
-from actors.slot_ledger import Action, Demote, Holder, Promote, Reclaim, SlotLedger
-from config.settings import SlotSettings
-from messages.connection import Unsubscribe
-from messages.routing import CONNECTION
-from messages.slots import (
+from possync.actors.asking import tell_by_name
+from possync.actors.self_timer import SelfTimer
+from possync.actors.slot_ledger import Action, Demote, Holder, Promote, Reclaim, SlotLedger
+from possync.config.settings import SlotSettings
+from possync.messages.connection import Unsubscribe
+from possync.messages.routing import CONNECTION
+from possync.messages.slots import (
     AcquireSlot,
     DemoteSlot,
     GetSlotStatus,
@@ -37,8 +36,8 @@ from messages.slots import (
     SlotRefused,
     SlotStatus,
 )
-from messages.snapshots import BorrowLines, LinesLent
-from supervisors import ChildContext, SupervisedActor
+from possync.messages.snapshots import BorrowLines, LinesLent
+from possync.supervisors import ChildContext, SupervisedActor
 
 
 class SlotAllocatorActor(SupervisedActor):

@@ -12,8 +12,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from loguru import logger
-
-from messages.status import ServiceStatus
+from possync.messages.status import ServiceStatus
 
 TERMINAL_EVERY_S = 0.5
 SUMMARY_EVERY_S = 30.0

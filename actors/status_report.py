@@ -12,17 +12,22 @@ import time
 from collections import Counter
 from typing import Any
 
+import possync.messages.status as report
 import pykka
-
-import messages.status as report
-from config.settings import Settings
-from messages.connection import ConnectionStatus, GetConnectionStatus
-from messages.lake import GetLakeStatus, LakeStatus
-from messages.queue import GetQueueStatus, QueueStatus
-from messages.routing import CONNECTION, LAKE_WRITER, QUEUE, SLOT_ALLOCATOR, STREAMS
-from messages.slots import GetSlotStatus, SlotStatus
-from messages.streams import ActiveStreams, GetActiveStreams, GetStreamStatus, StreamState, StreamStatus
-from supervisors import EventKind, SupervisionEvent, SupervisionTree, TreeState
+from possync.config.settings import Settings
+from possync.messages.connection import ConnectionStatus, GetConnectionStatus
+from possync.messages.lake import GetLakeStatus, LakeStatus
+from possync.messages.queue import GetQueueStatus, QueueStatus
+from possync.messages.routing import CONNECTION, LAKE_WRITER, QUEUE, SLOT_ALLOCATOR, STREAMS
+from possync.messages.slots import GetSlotStatus, SlotStatus
+from possync.messages.streams import (
+    ActiveStreams,
+    GetActiveStreams,
+    GetStreamStatus,
+    StreamState,
+    StreamStatus,
+)
+from possync.supervisors import EventKind, SupervisionEvent, SupervisionTree, TreeState
 
 ASK_TIMEOUT_S = 2.0
 """How long one status document may wait for the actors' answers, in total."""

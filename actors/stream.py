@@ -23,11 +23,10 @@ from types import TracebackType
 from typing import Any
 
 from loguru import logger
-
-from actors.asking import tell_by_name
-from actors.self_timer import SelfTimer
-from actors.stream_feed import StreamFeed
-from messages.connection import (
+from possync.actors.asking import tell_by_name
+from possync.actors.self_timer import SelfTimer
+from possync.actors.stream_feed import StreamFeed
+from possync.messages.connection import (
     FeedSuspect,
     Resubscribe,
     Subscribe,
@@ -35,9 +34,9 @@ from messages.connection import (
     Unsubscribe,
     VerifyStream,
 )
-from messages.domain import Observation
-from messages.lake import WriteRows
-from messages.routing import (
+from possync.messages.domain import Observation
+from possync.messages.lake import WriteRows
+from possync.messages.routing import (
     CONNECTION,
     LAKE_WRITER,
     QUEUE,
@@ -46,15 +45,15 @@ from messages.routing import (
     Dequeue,
     Enqueue,
 )
-from messages.slots import AcquireSlot, DemoteSlot, ReleaseSlot, SlotGranted, SlotLease, SlotQueued
-from messages.streams import (
+from possync.messages.slots import AcquireSlot, DemoteSlot, ReleaseSlot, SlotGranted, SlotLease, SlotQueued
+from possync.messages.streams import (
     CheckSilence,
     GetStreamStatus,
     StreamState,
     StreamStatus,
     WriteObservations,
 )
-from supervisors import ChildContext, Lease, SupervisedActor
+from possync.supervisors import ChildContext, Lease, SupervisedActor
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,9 @@ them whole.
 from collections import deque
 from datetime import datetime
 
-from messages.domain import Contract, Observation, Source
-from messages.routing import PositionChanged
-from supervisors.clock import Clock
+from possync.messages.domain import Contract, Observation, Source
+from possync.messages.routing import PositionChanged
+from possync.supervisors.clock import Clock
 
 
 class StreamFeed:

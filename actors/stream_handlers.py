@@ -10,8 +10,7 @@ import threading
 from collections.abc import Callable
 
 from loguru import logger
-
-from messages.domain import Observation
+from possync.messages.domain import Observation
 
 Handler = Callable[[Observation], None]
 

@@ -12,11 +12,10 @@ from typing import Any
 
 import msgspec
 from loguru import logger
-
-from actors.asking import tell_by_name
-from actors.self_timer import SelfTimer
-from actors.stream import StreamActor, StreamTemplate, stream_name
-from messages.routing import (
+from possync.actors.asking import tell_by_name
+from possync.actors.self_timer import SelfTimer
+from possync.actors.stream import StreamActor, StreamTemplate, stream_name
+from possync.messages.routing import (
     REGISTRY,
     ActiveContract,
     ActiveContracts,
@@ -24,8 +23,15 @@ from messages.routing import (
     ContractDeactivated,
     SendActiveContracts,
 )
-from messages.streams import ActiveStreams, GetActiveStreams
-from supervisors import ChildContext, ChildSpec, DynamicSupervisor, Restart, StartRefused, SupervisorSpec
+from possync.messages.streams import ActiveStreams, GetActiveStreams
+from possync.supervisors import (
+    ChildContext,
+    ChildSpec,
+    DynamicSupervisor,
+    Restart,
+    StartRefused,
+    SupervisorSpec,
+)
 
 REGISTRY_RETRY_S = 1.0
 """How often the full active set is asked for again until the registry has sent it (an answer sent

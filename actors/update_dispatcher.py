@@ -8,10 +8,9 @@ one delays only the handlers, never the gateway's network loop or the lake.
 from typing import Any
 
 from loguru import logger
-
-from actors.stream_handlers import StreamHandlers
-from messages.streams import Updates
-from supervisors import ChildContext, SupervisedActor
+from possync.actors.stream_handlers import StreamHandlers
+from possync.messages.streams import Updates
+from possync.supervisors import ChildContext, SupervisedActor
 
 
 class UpdateDispatcherActor(SupervisedActor):

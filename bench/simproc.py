@@ -12,7 +12,7 @@ import multiprocessing
 import multiprocessing.connection
 from typing import Any
 
-from simulator import DemoPosition, Simulator, SimulatorConfig, SimulatorStats
+from possync.simulator import DemoPosition, Simulator, SimulatorConfig, SimulatorStats
 
 Record = tuple[float, int, int, float | None]
 """One tick sent: (sent_at monotonic s, conid, tick type, price or None for a size tick)."""

@@ -28,9 +28,7 @@ if __package__ in (None, ""):  # run as a file: `python bench/x.py`
 
 import msgspec
 import pykka
-
-from bench.common import Report, Table, Target, bench_main, ms, num, percentile, ratio, us
-from supervisors import (
+from possync.supervisors import (
     Backoff,
     ChildSpec,
     EventKind,
@@ -39,6 +37,8 @@ from supervisors import (
     SupervisionTree,
     SupervisorSpec,
 )
+
+from bench.common import Report, Table, Target, bench_main, ms, num, percentile, ratio, us
 
 
 class Work(msgspec.Struct, frozen=True):

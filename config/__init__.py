@@ -1,7 +1,7 @@
 """Typed settings: config/default.toml, then POSSYNC_<SECTION>_<KEY> environment overrides."""
 
-from config.loader import ConfigError, load_settings
-from config.settings import (
+from possync.config.loader import ConfigError, load_settings
+from possync.config.settings import (
     HttpSettings,
     IbSettings,
     InvalidSetting,

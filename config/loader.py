@@ -17,8 +17,7 @@ from typing import Any
 
 import msgspec
 from msgspec import inspect
-
-from config.settings import InvalidSetting, Settings
+from possync.config.settings import InvalidSetting, Settings
 
 ENV_PREFIX = "POSSYNC_"
 

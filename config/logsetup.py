@@ -13,11 +13,10 @@ import logging
 import sys
 
 from loguru import logger
+from possync.config.settings import LogSettings
+from possync.supervisors import InjectedFault, StartFailure
 
-from config.settings import LogSettings
-from supervisors import InjectedFault, StartFailure
-
-PACKAGES = ("actors", "messages", "supervisors", "config", "simulator")
+PACKAGES = ("possync",)
 _IB_CONNECT_FAILURES = ("API connection failed", "Make sure API port", "Peer closed connection")
 
 

@@ -20,13 +20,13 @@ from typing import Any
 
 import ib_insync  # noqa: F401  (imported in the main thread before any thread starts)
 import pykka
+from possync.actors.status_line import summary
+from possync.config import HttpSettings, IbSettings, LakeSettings, Settings
+from possync.config.settings import QueueSettings
+from possync.messages.domain import Contract, Observation
+from possync.simulator import Simulator, SimulatorConfig
 
-from actors.status_line import summary
-from config import HttpSettings, IbSettings, LakeSettings, Settings
-from config.settings import QueueSettings
-from messages.domain import Contract, Observation
 from possync import Service
-from simulator import Simulator, SimulatorConfig
 
 STRATEGY = "example-bot"
 

@@ -1,5 +1,5 @@
 """Every msgspec Struct that crosses an actor boundary or reaches the lake."""
 
-from messages.domain import Contract, Observation, Source, utc_now
+from possync.messages.domain import Contract, Observation, Source, utc_now
 
 __all__ = ["Contract", "Observation", "Source", "utc_now"]

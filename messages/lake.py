@@ -9,8 +9,7 @@ table may travel in one message: an `Observation` goes to `position_updates`, a 
 from datetime import datetime
 
 import msgspec
-
-from messages.domain import Contract, Observation
+from possync.messages.domain import Contract, Observation
 
 
 class StrategyChange(msgspec.Struct, frozen=True):

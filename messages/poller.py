@@ -8,8 +8,7 @@ the portfolio updates (reqAccountUpdates) for prices. It uses no market-data lin
 from datetime import datetime
 
 import msgspec
-
-from messages.domain import Contract
+from possync.messages.domain import Contract
 
 RECONCILER = "reconciler"
 """Tree name of the ReconcilerActor (a sibling of the poller, below the connection)."""

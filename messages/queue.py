@@ -6,8 +6,7 @@ The queue also accepts `PositionChanged`, `Enqueue` and `Dequeue` from `messages
 from enum import StrEnum
 
 import msgspec
-
-from messages.domain import Contract
+from possync.messages.domain import Contract
 
 
 class Outcome(StrEnum):

@@ -5,9 +5,8 @@ The embedding facade and tests ask `Activate` / `Deactivate` (with a timeout) an
 """
 
 import msgspec
-
-from messages.domain import Contract
-from messages.routing import DEFAULT_PRIORITY
+from possync.messages.domain import Contract
+from possync.messages.routing import DEFAULT_PRIORITY
 
 
 class Activate(msgspec.Struct, frozen=True):

@@ -9,8 +9,7 @@ cannot stream (no lease, refused with 101, demoted) and which it streams again.
 from datetime import datetime
 
 import msgspec
-
-from messages.domain import Contract
+from possync.messages.domain import Contract
 
 LAKE_WRITER = "lake_writer"
 REGISTRY = "registry"

@@ -12,9 +12,8 @@ from typing import Any
 
 import msgspec
 import pykka
-
-from messages.domain import Contract
-from messages.slots import SlotLease
+from possync.messages.domain import Contract
+from possync.messages.slots import SlotLease
 
 
 class BorrowLines(msgspec.Struct, frozen=True):

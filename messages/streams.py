@@ -7,9 +7,8 @@ The StreamSupervisor also accepts `ContractActivated`, `ContractDeactivated` and
 from enum import StrEnum
 
 import msgspec
-
-from messages.domain import Observation
-from messages.slots import SlotLease
+from possync.messages.domain import Observation
+from possync.messages.slots import SlotLease
 
 
 class StreamState(StrEnum):

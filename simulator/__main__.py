@@ -5,9 +5,8 @@ import signal
 import sys
 
 from loguru import logger
-
-from simulator.config import SimulatorConfig
-from simulator.server import Simulator
+from possync.simulator.config import SimulatorConfig
+from possync.simulator.server import Simulator
 
 _LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
 
@@ -74,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logger.remove()
     logger.add(sys.stderr, level=args.log_level)
-    logger.enable("simulator")
+    logger.enable("possync.simulator")
     try:
         config = config_from(args)
     except ValueError as exc:

@@ -3,7 +3,7 @@
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from simulator.gateway import Gateway
+    from possync.simulator.gateway import Gateway
 
 STARTING_CASH = 250_000.0
 

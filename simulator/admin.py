@@ -13,7 +13,7 @@ import msgspec
 from loguru import logger
 
 if TYPE_CHECKING:
-    from simulator.gateway import Gateway
+    from possync.simulator.gateway import Gateway
 
 _REQUEST_TIMEOUT = 10.0
 _MAX_BODY = 64 << 10

@@ -5,15 +5,14 @@ import contextlib
 from datetime import UTC, datetime
 
 from loguru import logger
-
-from simulator import outgoing
-from simulator.config import SimulatorConfig
-from simulator.instruments import DemoContract
-from simulator.market import Market
-from simulator.portfolio import DemoPosition, Portfolio
-from simulator.protocol import NO_REQUEST, error_text
-from simulator.session import Session
-from simulator.stats import Counters, SimulatorStats
+from possync.simulator import outgoing
+from possync.simulator.config import SimulatorConfig
+from possync.simulator.instruments import DemoContract
+from possync.simulator.market import Market
+from possync.simulator.portfolio import DemoPosition, Portfolio
+from possync.simulator.protocol import NO_REQUEST, error_text
+from possync.simulator.session import Session
+from possync.simulator.stats import Counters, SimulatorStats
 
 _HALTS = {1100: "connectivity", 2103: "market data farm"}
 """Notices after which a real gateway streams nothing, until lifted by one of `_LIFTS`."""

@@ -1,8 +1,7 @@
 """Reading client requests: fields by index from the front, trailing extras ignored."""
 
 import msgspec
-
-from simulator.instruments import ContractQuery
+from possync.simulator.instruments import ContractQuery
 
 CONTRACT_FIELDS = 12
 """A Contract argument: conId, symbol, secType, expiry, strike, right, multiplier, exchange,

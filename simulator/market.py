@@ -8,11 +8,10 @@ from collections.abc import Callable
 from typing import Protocol
 
 from loguru import logger
-
-from simulator import outgoing
-from simulator.instruments import DemoContract
-from simulator.protocol import Tick
-from simulator.quotes import Quote
+from possync.simulator import outgoing
+from possync.simulator.instruments import DemoContract
+from possync.simulator.protocol import Tick
+from possync.simulator.quotes import Quote
 
 _STREAM_ROTATION = (Tick.BID, Tick.ASK, Tick.LAST, Tick.VOLUME)
 """What one subscription sends on successive pump cycles: one message per cycle."""

@@ -1,9 +1,9 @@
 """Every server -> client message the simulator sends, framed, with the exact field counts of version 176."""
 
-from simulator.instruments import DemoContract
-from simulator.portfolio import DemoPosition
-from simulator.protocol import Out
-from simulator.wire import Field, frame
+from possync.simulator.instruments import DemoContract
+from possync.simulator.portfolio import DemoPosition
+from possync.simulator.protocol import Out
+from possync.simulator.wire import Field, frame
 
 _STOCK_EXCHANGES = "SMART,AMEX,NYSE,CBOE,PHLX,ISE,CHX,ARCA,NASDAQ,DRCTEDGE,BEX,BATS,EDGEA,IEX,PEARL"
 _OPTION_EXCHANGES = "SMART,AMEX,CBOE,PHLX,PSE,ISE,BOX,BATS,NASDAQOM,CBOE2,MIAX,GEMINI,EMERALD,PEARL"

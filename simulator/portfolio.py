@@ -4,8 +4,7 @@ import random
 from datetime import date
 
 import msgspec
-
-from simulator.instruments import ContractQuery, DemoContract, expiries, option, stocks, strike_step
+from possync.simulator.instruments import ContractQuery, DemoContract, expiries, option, stocks, strike_step
 
 _STOCK_SHARE = 0.4
 """About this fraction of an account's positions are stocks, the rest options."""

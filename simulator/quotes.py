@@ -3,7 +3,7 @@
 import math
 import random
 
-from simulator.instruments import DemoContract
+from possync.simulator.instruments import DemoContract
 
 _STEP_SIGMA = 0.0005
 """Relative standard deviation of one price step."""

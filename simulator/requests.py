@@ -4,14 +4,13 @@ import time
 from typing import TYPE_CHECKING
 
 from loguru import logger
-
-from simulator import incoming, outgoing
-from simulator.accounts import account_values
-from simulator.instruments import ContractQuery
-from simulator.protocol import DELAYED_DATA_TYPES, In
+from possync.simulator import incoming, outgoing
+from possync.simulator.accounts import account_values
+from possync.simulator.instruments import ContractQuery
+from possync.simulator.protocol import DELAYED_DATA_TYPES, In
 
 if TYPE_CHECKING:
-    from simulator.session import Session
+    from possync.simulator.session import Session
 
 _SILENT = frozenset(
     {In.CANCEL_ORDER, In.REQ_AUTO_OPEN_ORDERS, In.CANCEL_ACCOUNT_SUMMARY, In.CANCEL_ACCOUNT_UPDATES_MULTI}

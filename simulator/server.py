@@ -7,13 +7,12 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from loguru import logger
-
-from simulator.admin import start_admin
-from simulator.config import HOST, SimulatorConfig
-from simulator.gateway import Gateway
-from simulator.market import SendHook
-from simulator.portfolio import DemoPosition
-from simulator.stats import SimulatorStats
+from possync.simulator.admin import start_admin
+from possync.simulator.config import HOST, SimulatorConfig
+from possync.simulator.gateway import Gateway
+from possync.simulator.market import SendHook
+from possync.simulator.portfolio import DemoPosition
+from possync.simulator.stats import SimulatorStats
 
 T = TypeVar("T")
 

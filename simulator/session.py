@@ -5,15 +5,21 @@ import time
 from typing import TYPE_CHECKING
 
 from loguru import logger
-
-from simulator import incoming, outgoing, wire
-from simulator.pacing import MessageRate
-from simulator.portfolio import DemoPosition
-from simulator.protocol import FARM_OK_NOTICES, MIN_CLIENT_VERSION, NO_REQUEST, SERVER_VERSION, In, error_text
-from simulator.requests import handle_request
+from possync.simulator import incoming, outgoing, wire
+from possync.simulator.pacing import MessageRate
+from possync.simulator.portfolio import DemoPosition
+from possync.simulator.protocol import (
+    FARM_OK_NOTICES,
+    MIN_CLIENT_VERSION,
+    NO_REQUEST,
+    SERVER_VERSION,
+    In,
+    error_text,
+)
+from possync.simulator.requests import handle_request
 
 if TYPE_CHECKING:
-    from simulator.gateway import Gateway
+    from possync.simulator.gateway import Gateway
 
 MAX_UNSENT = 8 << 20
 """Bytes queued for a client that does not read; past this the client is dropped, not buffered forever."""

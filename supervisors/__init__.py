@@ -6,9 +6,8 @@ under `SupervisorSpec`s and `ChildSpec`s. See the module docstrings of `actor`, 
 """
 
 from loguru import logger
-
-from supervisors.actor import ChildContext, SupervisedActor, tell_quietly
-from supervisors.clock import (
+from possync.supervisors.actor import ChildContext, SupervisedActor, tell_quietly
+from possync.supervisors.clock import (
     Clock,
     FakeClock,
     FakeScheduler,
@@ -17,8 +16,8 @@ from supervisors.clock import (
     ThreadScheduler,
     Timer,
 )
-from supervisors.dynamic import DynamicSupervisor
-from supervisors.errors import (
+from possync.supervisors.dynamic import DynamicSupervisor
+from possync.supervisors.errors import (
     Abandoned,
     Escalation,
     InjectedFault,
@@ -28,10 +27,10 @@ from supervisors.errors import (
     StartFailure,
     TreeStartError,
 )
-from supervisors.events import TREE, EventKind, EventLog, SupervisionEvent
-from supervisors.faults import Faults
-from supervisors.leases import Lease, LeaseSet
-from supervisors.messages import (
+from possync.supervisors.events import TREE, EventKind, EventLog, SupervisionEvent
+from possync.supervisors.faults import Faults
+from possync.supervisors.leases import Lease, LeaseSet
+from possync.supervisors.messages import (
     NORMAL,
     ChildExited,
     ChildStarted,
@@ -43,7 +42,7 @@ from supervisors.messages import (
     StopChild,
     Terminated,
 )
-from supervisors.spec import (
+from possync.supervisors.spec import (
     Backoff,
     ChildSpec,
     Decider,
@@ -54,9 +53,9 @@ from supervisors.spec import (
     Strategy,
     SupervisorSpec,
 )
-from supervisors.status import ChildState, ChildStatus, TreeState
-from supervisors.supervisor import Supervisor
-from supervisors.tree import SupervisionTree
+from possync.supervisors.status import ChildState, ChildStatus, TreeState
+from possync.supervisors.supervisor import Supervisor
+from possync.supervisors.tree import SupervisionTree
 
 logger.disable(__name__)
 

@@ -35,15 +35,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pykka
 from loguru import logger
+from possync.supervisors.errors import InjectedFault
+from possync.supervisors.leases import LeaseSet
+from possync.supervisors.messages import ChildExited, ExitReason, Ping
 from pykka._envelope import Envelope
 from pykka.messages import _ActorStop
 
-from supervisors.errors import InjectedFault
-from supervisors.leases import LeaseSet
-from supervisors.messages import ChildExited, ExitReason, Ping
-
 if TYPE_CHECKING:
-    from supervisors.tree import SupervisionTree
+    from possync.supervisors.tree import SupervisionTree
 
 
 def tell_quietly(ref: pykka.ActorRef[Any], message: Any) -> None:

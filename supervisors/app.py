@@ -12,21 +12,21 @@ service runs, reports itself degraded, and writes whatever it is told meanwhile 
 the facade). The session handles its own outages.
 """
 
-from actors.lake_writer import LakeWriterActor
-from actors.outage_log import OutageLog
-from actors.poller import PollerActor
-from actors.queue import QueueActor
-from actors.reconciler import ReconcilerActor
-from actors.registry import RegistryActor
-from actors.session import backoff_from, session_spec
-from actors.stream_handlers import StreamHandlers
-from config.settings import LakeSettings, Settings
-from messages.domain import Observation
-from messages.lake import RowsAccepted, WriteRows
-from messages.poller import RECONCILER
-from messages.routing import LAKE_WRITER, POLLER, QUEUE, REGISTRY
-from supervisors.actor import ChildContext
-from supervisors.spec import ChildSpec, SupervisorSpec
+from possync.actors.lake_writer import LakeWriterActor
+from possync.actors.outage_log import OutageLog
+from possync.actors.poller import PollerActor
+from possync.actors.queue import QueueActor
+from possync.actors.reconciler import ReconcilerActor
+from possync.actors.registry import RegistryActor
+from possync.actors.session import backoff_from, session_spec
+from possync.actors.stream_handlers import StreamHandlers
+from possync.config.settings import LakeSettings, Settings
+from possync.messages.domain import Observation
+from possync.messages.lake import RowsAccepted, WriteRows
+from possync.messages.poller import RECONCILER
+from possync.messages.routing import LAKE_WRITER, POLLER, QUEUE, REGISTRY
+from possync.supervisors.actor import ChildContext
+from possync.supervisors.spec import ChildSpec, SupervisorSpec
 
 APP = "possync"
 """The name of the root supervisor."""

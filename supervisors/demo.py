@@ -6,8 +6,7 @@ python -m supervisors.demo
 import threading
 
 import msgspec
-
-from supervisors import (
+from possync.supervisors import (
     Backoff,
     ChildSpec,
     EventKind,

@@ -10,10 +10,17 @@ do that in its on_start).
 
 from typing import Any
 
-from supervisors.errors import NameTaken
-from supervisors.messages import ChildStarted, ChildStopped, ExitReason, StartChild, StartRefused, StopChild
-from supervisors.spec import ChildSpec, Spec, SupervisorSpec
-from supervisors.supervisor import Supervisor, _Child
+from possync.supervisors.errors import NameTaken
+from possync.supervisors.messages import (
+    ChildStarted,
+    ChildStopped,
+    ExitReason,
+    StartChild,
+    StartRefused,
+    StopChild,
+)
+from possync.supervisors.spec import ChildSpec, Spec, SupervisorSpec
+from possync.supervisors.supervisor import Supervisor, _Child
 
 
 class DynamicSupervisor(Supervisor):

@@ -11,8 +11,7 @@ from enum import StrEnum
 
 import msgspec
 from loguru import logger
-
-from supervisors.clock import Clock
+from possync.supervisors.clock import Clock
 
 TREE = "tree"
 """The `supervisor` of events about the root supervisor, which the tree itself starts and stops."""

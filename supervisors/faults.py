@@ -17,7 +17,7 @@ All methods are thread-safe.
 import threading
 from collections import Counter
 
-from supervisors.errors import InjectedFault
+from possync.supervisors.errors import InjectedFault
 
 
 class Faults:

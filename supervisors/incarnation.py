@@ -3,11 +3,10 @@
 from typing import Any
 
 import pykka
-
-from supervisors.actor import ChildContext
-from supervisors.errors import Abandoned
-from supervisors.messages import ExitReason, Ping
-from supervisors.spec import Spec
+from possync.supervisors.actor import ChildContext
+from possync.supervisors.errors import Abandoned
+from possync.supervisors.messages import ExitReason, Ping
+from possync.supervisors.spec import Spec
 
 
 class Incarnation:

@@ -12,8 +12,7 @@ import threading
 from collections.abc import Callable, Hashable
 
 from loguru import logger
-
-from supervisors.errors import LeaseSetClosed
+from possync.supervisors.errors import LeaseSetClosed
 
 
 class Lease:

@@ -11,10 +11,9 @@ import threading
 from typing import Any
 
 import pykka
-
-from supervisors.actor import tell_quietly
-from supervisors.errors import NameTaken, NoSuchActor
-from supervisors.messages import ExitReason, Terminated
+from possync.supervisors.actor import tell_quietly
+from possync.supervisors.errors import NameTaken, NoSuchActor
+from possync.supervisors.messages import ExitReason, Terminated
 
 
 class _Entry:

@@ -18,8 +18,7 @@ from typing import Any
 
 import msgspec
 import pykka
-
-from supervisors.actor import ChildContext, SupervisedActor
+from possync.supervisors.actor import ChildContext, SupervisedActor
 
 
 class Restart(StrEnum):
@@ -177,8 +176,8 @@ class SupervisorSpec(msgspec.Struct, frozen=True):
     start_required: bool = True
 
     def __post_init__(self) -> None:
-        from supervisors.dynamic import DynamicSupervisor  # the supervisors import this module
-        from supervisors.supervisor import Supervisor
+        from possync.supervisors.dynamic import DynamicSupervisor  # the supervisors import this module
+        from possync.supervisors.supervisor import Supervisor
 
         _check(self, "name", _name, "must be a non-empty str")
         msgspec.structs.force_setattr(self, "children", tuple(self.children))
@@ -220,7 +219,7 @@ class SupervisorSpec(msgspec.Struct, frozen=True):
 
     def start(self, ctx: ChildContext) -> pykka.ActorRef[Any]:
         """Start one incarnation of the supervisor (returns before it has started its children)."""
-        from supervisors.supervisor import Supervisor
+        from possync.supervisors.supervisor import Supervisor
 
         return (self.actor_class or Supervisor).start(ctx, self)
 

@@ -26,16 +26,15 @@ from functools import partial
 from typing import Any, NoReturn
 
 import msgspec
-
-from supervisors.actor import ChildContext, SupervisedActor, tell_quietly
-from supervisors.clock import Timer
-from supervisors.errors import Escalation, StartFailure
-from supervisors.events import EventKind
-from supervisors.incarnation import Incarnation
-from supervisors.intensity import RestartIntensity
-from supervisors.messages import ChildExited, ExitReason
-from supervisors.spec import Directive, OnMaxIntensity, Restart, Spec, Strategy, SupervisorSpec
-from supervisors.status import ChildState, ChildStatus
+from possync.supervisors.actor import ChildContext, SupervisedActor, tell_quietly
+from possync.supervisors.clock import Timer
+from possync.supervisors.errors import Escalation, StartFailure
+from possync.supervisors.events import EventKind
+from possync.supervisors.incarnation import Incarnation
+from possync.supervisors.intensity import RestartIntensity
+from possync.supervisors.messages import ChildExited, ExitReason
+from possync.supervisors.spec import Directive, OnMaxIntensity, Restart, Spec, Strategy, SupervisorSpec
+from possync.supervisors.status import ChildState, ChildStatus
 
 
 class _TimerDue(msgspec.Struct, frozen=True):

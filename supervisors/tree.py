@@ -19,17 +19,30 @@ from typing import Any
 
 import msgspec
 import pykka
-
-from supervisors.actor import ChildContext
-from supervisors.clock import Clock, FakeClock, FakeScheduler, MonotonicClock, Scheduler, ThreadScheduler
-from supervisors.errors import NoSuchActor, StartFailure, TreeStartError
-from supervisors.events import TREE, EventKind, EventLog
-from supervisors.faults import Faults
-from supervisors.incarnation import Incarnation
-from supervisors.messages import ChildExited, ChildStarted, ChildStopped, ExitReason, StartChild, StopChild
-from supervisors.names import NameRegistry
-from supervisors.spec import Spec, SupervisorSpec
-from supervisors.status import ChildState, ChildStatus, TreeState
+from possync.supervisors.actor import ChildContext
+from possync.supervisors.clock import (
+    Clock,
+    FakeClock,
+    FakeScheduler,
+    MonotonicClock,
+    Scheduler,
+    ThreadScheduler,
+)
+from possync.supervisors.errors import NoSuchActor, StartFailure, TreeStartError
+from possync.supervisors.events import TREE, EventKind, EventLog
+from possync.supervisors.faults import Faults
+from possync.supervisors.incarnation import Incarnation
+from possync.supervisors.messages import (
+    ChildExited,
+    ChildStarted,
+    ChildStopped,
+    ExitReason,
+    StartChild,
+    StopChild,
+)
+from possync.supervisors.names import NameRegistry
+from possync.supervisors.spec import Spec, SupervisorSpec
+from possync.supervisors.status import ChildState, ChildStatus, TreeState
 
 _JOIN_S = 2.0
 """How long `stop()` waits for the threads of released (formerly hung or abandoned) actors to finish."""

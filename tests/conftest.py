@@ -11,8 +11,7 @@ from collections.abc import Callable, Iterator
 
 import ib_insync  # (must first be imported in the main thread)
 import pytest
-
-from simulator import Simulator, SimulatorConfig
+from possync.simulator import Simulator, SimulatorConfig
 
 _DROPPED_MESSAGE_LOGS = ("Error handling fields", "Error for ")
 """What ib_insync logs when a server message has the wrong fields: the decoder failed, or the wrapper

@@ -14,15 +14,15 @@ from typing import Any
 
 import msgspec
 from deltalake import DeltaTable
+from possync.actors.lake_query import query
+from possync.actors.lake_tables import POSITION_UPDATES, TABLES
+from possync.actors.registry_store import append_change
+from possync.config import Settings
+from possync.messages.domain import utc_now
+from possync.messages.lake import StrategyChange
+from possync.simulator import DemoPosition
 
-from actors.lake_query import query
-from actors.lake_tables import POSITION_UPDATES, TABLES
-from actors.registry_store import append_change
-from config import Settings
-from messages.domain import utc_now
-from messages.lake import StrategyChange
-from run import demo_contract
-from simulator import DemoPosition
+from possync.cli import demo_contract
 from tests.conftest import next_client_id
 
 POSITIONS = 200

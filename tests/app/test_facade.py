@@ -9,13 +9,13 @@ from typing import Any
 
 import pykka
 import pytest
+from possync.messages.domain import Observation, Source
+from possync.messages.routing import QUEUE, REGISTRY
+from possync.messages.status import ServiceStatus
+from possync.simulator import Simulator
+from possync.supervisors import EventKind, TreeStartError, TreeState
 
-from messages.domain import Observation, Source
-from messages.routing import QUEUE, REGISTRY
-from messages.status import ServiceStatus
 from possync import ChangeRefusedError, Service
-from simulator import Simulator
-from supervisors import EventKind, TreeStartError, TreeState
 from tests.app.support import (
     ACTIVE,
     POSITIONS,

@@ -5,10 +5,9 @@ import urllib.error
 import urllib.request
 
 import pytest
-
-from actors.http_endpoint import StatusEndpoint
-from actors.metrics import metrics_registry, render
-from messages.status import (
+from possync.actors.http_endpoint import StatusEndpoint
+from possync.actors.metrics import metrics_registry, render
+from possync.messages.status import (
     ConnectionStatus,
     LakeStatusSummary,
     QueueStatus,

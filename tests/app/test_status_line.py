@@ -5,9 +5,8 @@ from collections.abc import Iterator
 
 import pytest
 from loguru import logger
-
-from actors.status_line import LiveStatus, Terminal, summary
-from messages.status import (
+from possync.actors.status_line import LiveStatus, Terminal, summary
+from possync.messages.status import (
     ConnectionStatus,
     LakeStatusSummary,
     QueueStatus,
@@ -16,6 +15,7 @@ from messages.status import (
     StreamStatus,
     SupervisionStatus,
 )
+
 from tests.helpers import wait_until
 
 HEALTHY = ServiceStatus(
@@ -40,11 +40,11 @@ DEGRADED = ServiceStatus(
 @pytest.fixture
 def logged() -> Iterator[list[str]]:
     lines: list[str] = []
-    logger.enable("actors")
+    logger.enable("possync.actors")
     sink = logger.add(lambda m: lines.append(m.record["message"]), level="INFO")
     yield lines
     logger.remove(sink)
-    logger.disable("actors")
+    logger.disable("possync.actors")
 
 
 def test_the_summary_names_what_matters_in_one_line() -> None:

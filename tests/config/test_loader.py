@@ -4,8 +4,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-
-from config import ConfigError, Settings, load_settings
+from possync.config import ConfigError, Settings, load_settings
 
 IB_KEYS = (
     "host, port, client_id, account, connect_timeout_s, readonly, pacing_per_s, lost_grace_s, "

@@ -5,12 +5,13 @@ from importlib import resources
 
 import msgspec
 import pytest
-
-from config import InvalidSetting, LogSettings, Settings, SupervisionSettings
+from possync.config import InvalidSetting, LogSettings, Settings, SupervisionSettings
 
 
 def test_default_toml_documents_every_key_with_a_comment_above_it():
-    lines = resources.files("config").joinpath("default.toml").read_text(encoding="utf-8").splitlines()
+    lines = (
+        resources.files("possync.config").joinpath("default.toml").read_text(encoding="utf-8").splitlines()
+    )
     documented, section = set(), ""
     for above, line in zip(["", *lines], lines, strict=False):
         if header := re.fullmatch(r"\[(\w+)\]", line):

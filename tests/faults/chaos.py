@@ -28,13 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from loguru import logger
+from possync.actors.lake_tables import TABLES
+from possync.actors.stream import stream_name
+from possync.messages.poller import RECONCILER
+from possync.messages.routing import CONNECTION, LAKE_WRITER, POLLER, QUEUE, REGISTRY, SLOT_ALLOCATOR, UPDATES
+from possync.simulator import Simulator, SimulatorConfig
+from possync.supervisors import EventKind
 
-from actors.lake_tables import TABLES
-from actors.stream import stream_name
-from messages.poller import RECONCILER
-from messages.routing import CONNECTION, LAKE_WRITER, POLLER, QUEUE, REGISTRY, SLOT_ALLOCATOR, UPDATES
-from simulator import Simulator, SimulatorConfig
-from supervisors import EventKind
 from tests.faults import invariants
 from tests.faults.rig import Rig
 
@@ -332,7 +332,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
     args = parser.parse_args(argv)
     logger.remove()
     logger.add(sys.stderr, level=args.log_level.upper())
-    for name in ("actors", "supervisors", "simulator", "possync", "tests"):
+    for name in ("possync", "tests"):
         logger.enable(name)
     logging.getLogger("ib_insync").setLevel(logging.CRITICAL)  # its own log of every fault we inject
     return Options(

@@ -27,15 +27,14 @@ from pathlib import Path
 import msgspec
 import pykka
 from deltalake import DeltaTable
-
-from actors.lake_query import query
-from actors.lake_tables import POSITION_UPDATES
-from messages.connection import GetConnectionStatus
-from messages.domain import Observation
-from messages.routing import CONNECTION, SLOT_ALLOCATOR
-from messages.slots import GetSlotStatus
-from simulator import Simulator
-from supervisors import EventKind, SupervisionEvent, SupervisionTree
+from possync.actors.lake_query import query
+from possync.actors.lake_tables import POSITION_UPDATES
+from possync.messages.connection import GetConnectionStatus
+from possync.messages.domain import Observation
+from possync.messages.routing import CONNECTION, SLOT_ALLOCATOR
+from possync.messages.slots import GetSlotStatus
+from possync.simulator import Simulator
+from possync.supervisors import EventKind, SupervisionEvent, SupervisionTree
 
 Identity = tuple[str, int, str, int, float, float | None]
 """(account, conid, source, event_ts in µs since the epoch, position, market_price)."""

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from possync.simulator import DemoPosition, SimulatorStats
 
-from simulator import DemoPosition, SimulatorStats
 from tests.app.support import REPO, free_port
 from tests.helpers import wait_until
 
@@ -43,7 +43,10 @@ class GatewayProcess:
         ports = ["--port", str(self.port), "--admin-port", str(self.admin_port)]
         with self._log.open("ab") as sink:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "simulator", *ports, *self._args], cwd=REPO, stdout=sink, stderr=sink
+                [sys.executable, "-m", "possync.simulator", *ports, *self._args],
+                cwd=REPO,
+                stdout=sink,
+                stderr=sink,
             )
         wait_until(self._answers, START_S, 0.05, message=f"simulator on {self.port}: {self._log}")
 

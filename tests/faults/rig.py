@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from possync.config import Settings
+from possync.simulator import Simulator
+from possync.supervisors import EventKind, SupervisionEvent
 
-from config import Settings
 from possync import Service
-from simulator import Simulator
-from supervisors import EventKind, SupervisionEvent
 from tests.app.support import register_active, scenario_settings
 from tests.faults import invariants
 from tests.faults.invariants import Acknowledged, Leftovers

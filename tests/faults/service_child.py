@@ -22,7 +22,7 @@ def main() -> int:
     config, acks = Path(sys.argv[1]), Path(sys.argv[2])
     logger.remove()
     logger.add(sys.stderr, level="INFO")
-    for name in ("actors", "supervisors", "possync"):
+    for name in ("possync",):
         logger.enable(name)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -10,10 +10,10 @@ from typing import Any
 import pyarrow as pa
 import pykka
 from deltalake import DeltaTable
+from possync.actors import lake_query
+from possync.messages.domain import Contract, Observation, Source, utc_now
+from possync.messages.lake import GetLakeStatus, LakeStatus
 
-from actors import lake_query
-from messages.domain import Contract, Observation, Source, utc_now
-from messages.lake import GetLakeStatus, LakeStatus
 from tests.helpers import wait_until
 
 AAPL = Contract(265598, "AAPL", "STK")

@@ -8,14 +8,14 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
+from possync.actors import delta_sink
+from possync.actors.delta_sink import DeltaSink
+from possync.actors.lake_backlog import Chunk
+from possync.actors.lake_tables import ACTIVE_STRATEGIES, POSITION_UPDATES
+from possync.actors.registry_store import append_change
+from possync.messages.domain import utc_now
+from possync.messages.lake import StrategyChange
 
-from actors import delta_sink
-from actors.delta_sink import DeltaSink
-from actors.lake_backlog import Chunk
-from actors.lake_tables import ACTIVE_STRATEGIES, POSITION_UPDATES
-from actors.registry_store import append_change
-from messages.domain import utc_now
-from messages.lake import StrategyChange
 from tests.lake.support import AAPL, ids_in_lake, observations, query
 
 pytestmark = pytest.mark.timeout(60)

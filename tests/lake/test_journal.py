@@ -8,9 +8,8 @@ from pathlib import Path
 
 import msgspec
 import pytest
-
-from actors import journal as journal_module
-from actors.journal import MAGIC, Journal, JournalLockedError
+from possync.actors import journal as journal_module
+from possync.actors.journal import MAGIC, Journal, JournalLockedError
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -2,9 +2,8 @@
 
 import pyarrow as pa
 import pytest
-
-from actors import lake_backlog
-from actors.lake_backlog import RETRY_MAX_S, RETRY_MIN_S, Backlog
+from possync.actors import lake_backlog
+from possync.actors.lake_backlog import RETRY_MAX_S, RETRY_MIN_S, Backlog
 
 pytestmark = pytest.mark.timeout(30)
 

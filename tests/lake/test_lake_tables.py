@@ -5,8 +5,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import msgspec
 import pyarrow as pa
 import pytest
-
-from actors.lake_tables import (
+from possync.actors.lake_tables import (
     ACTIVE_STRATEGIES,
     POSITION_QUEUE,
     POSITION_UPDATES,
@@ -15,8 +14,8 @@ from actors.lake_tables import (
     split_by_table,
     table_named,
 )
-from messages.domain import Contract, Observation, Source
-from messages.lake import QueueAttempt, StrategyChange
+from possync.messages.domain import Contract, Observation, Source
+from possync.messages.lake import QueueAttempt, StrategyChange
 
 pytestmark = pytest.mark.timeout(30)
 

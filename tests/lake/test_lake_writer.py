@@ -9,11 +9,18 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
+from possync.actors import delta_sink
+from possync.actors.lake_tables import TABLES
+from possync.messages.domain import utc_now
+from possync.messages.lake import (
+    FlushNow,
+    QueueAttempt,
+    RowsAccepted,
+    RowsRejected,
+    StrategyChange,
+    WriteRows,
+)
 
-from actors import delta_sink
-from actors.lake_tables import TABLES
-from messages.domain import utc_now
-from messages.lake import FlushNow, QueueAttempt, RowsAccepted, RowsRejected, StrategyChange, WriteRows
 from tests.helpers import wait_until
 from tests.lake.support import AAPL, ids_in_lake, observation, observations, query, status, wait_committed
 

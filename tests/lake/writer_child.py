@@ -17,14 +17,14 @@ from typing import Any
 
 import pykka
 from loguru import logger
+from possync.actors.lake_writer import LakeWriterActor
+from possync.config.settings import LakeSettings
+from possync.messages.lake import FlushNow, RowsAccepted, WriteRows
+from possync.messages.routing import LAKE_WRITER
+from possync.supervisors.errors import InjectedFault
+from possync.supervisors.spec import ChildSpec, SupervisorSpec
+from possync.supervisors.tree import SupervisionTree
 
-from actors.lake_writer import LakeWriterActor
-from config.settings import LakeSettings
-from messages.lake import FlushNow, RowsAccepted, WriteRows
-from messages.routing import LAKE_WRITER
-from supervisors.errors import InjectedFault
-from supervisors.spec import ChildSpec, SupervisorSpec
-from supervisors.tree import SupervisionTree
 from tests.helpers import wait_until
 from tests.lake.support import observations, status
 
@@ -97,7 +97,7 @@ def main() -> None:
     args = parser.parse_args()
     logger.remove()
     logger.add(sys.stderr, level="INFO")
-    logger.enable("actors")
+    logger.enable("possync.actors")
     settings = LakeSettings(root=args.root, flush_interval_s=0.05, flush_rows=2000)
     writer = ChildSpec(LAKE_WRITER, LakeWriterActor, args=(settings,))
     flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT

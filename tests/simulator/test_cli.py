@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 from ib_insync import IB
+from possync.simulator import Simulator
 
-from simulator import Simulator
 from tests.conftest import next_client_id
 from tests.simulator.support import admin
 
@@ -33,7 +33,11 @@ FLAGS = (
 
 def _run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "simulator", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "possync.simulator", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -42,7 +46,7 @@ class _Cli:
 
     def __init__(self, *args: str) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "simulator", *args], cwd=ROOT, stderr=subprocess.PIPE, text=True
+            [sys.executable, "-m", "possync.simulator", *args], cwd=ROOT, stderr=subprocess.PIPE, text=True
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.log: list[str] = []

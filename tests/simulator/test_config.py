@@ -1,8 +1,7 @@
 """Bad simulator settings are refused with a message naming the setting and the fix."""
 
 import pytest
-
-from simulator import SimulatorConfig
+from possync.simulator import SimulatorConfig
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,7 @@
 from datetime import UTC, datetime
 
 from ib_insync import IB, Contract, Option, Stock
-
-from simulator import Simulator
+from possync.simulator import Simulator
 
 
 def test_a_known_stock_qualifies_with_its_conid_and_primary_exchange(ib: IB) -> None:

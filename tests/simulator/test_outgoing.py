@@ -8,9 +8,8 @@ import struct
 from datetime import date
 
 import pytest
-
-from simulator import outgoing
-from simulator.portfolio import Portfolio
+from possync.simulator import outgoing
+from possync.simulator.portfolio import Portfolio
 
 _PORTFOLIO = Portfolio(("DU1",), 10, seed=3, as_of=date(2025, 1, 6))
 _STOCK_POSITION = next(p for p in _PORTFOLIO.positions() if p.sec_type == "STK")

@@ -4,9 +4,8 @@ import re
 from datetime import date
 
 import pytest
-
-from simulator.instruments import ContractQuery
-from simulator.portfolio import Portfolio
+from possync.simulator.instruments import ContractQuery
+from possync.simulator.portfolio import Portfolio
 
 AS_OF = date(2025, 1, 6)
 

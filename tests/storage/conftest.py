@@ -19,8 +19,8 @@ def lake_root(tmp_path: Path) -> Path:
 def warnings_logged() -> Iterator[list[str]]:
     """The text of every WARNING-or-worse line our actors log during the test."""
     lines: list[str] = []
-    logger.enable("actors")
+    logger.enable("possync.actors")
     sink = logger.add(lambda message: lines.append(message.record["message"]), level="WARNING")
     yield lines
     logger.remove(sink)
-    logger.disable("actors")
+    logger.disable("possync.actors")

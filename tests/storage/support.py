@@ -12,14 +12,21 @@ from collections.abc import Callable
 from typing import Any
 
 import ib_insync
+from possync.actors.ib_session import from_ib, position_changed
+from possync.actors.lake_writer import LakeWriterActor
+from possync.config.settings import LakeSettings
+from possync.messages.domain import utc_now
+from possync.messages.poller import HeldPosition, PositionsReply, PositionsRequest
+from possync.messages.routing import LAKE_WRITER, QUEUE
+from possync.supervisors import (
+    ChildContext,
+    ChildSpec,
+    Scheduler,
+    SupervisedActor,
+    SupervisionTree,
+    SupervisorSpec,
+)
 
-from actors.ib_session import from_ib, position_changed
-from actors.lake_writer import LakeWriterActor
-from config.settings import LakeSettings
-from messages.domain import utc_now
-from messages.poller import HeldPosition, PositionsReply, PositionsRequest
-from messages.routing import LAKE_WRITER, QUEUE
-from supervisors import ChildContext, ChildSpec, Scheduler, SupervisedActor, SupervisionTree, SupervisorSpec
 from tests.conftest import next_client_id
 from tests.helpers import wait_until
 

@@ -2,9 +2,9 @@
 
 import pytest
 from deltalake import DeltaTable
+from possync.actors.lake_positions import LatestPositions, latest_contracts
+from possync.messages.domain import Contract
 
-from actors.lake_positions import LatestPositions, latest_contracts
-from messages.domain import Contract
 from tests.storage.test_registry_store import observation, write_positions
 
 pytestmark = pytest.mark.timeout(60)

@@ -1,12 +1,11 @@
 """One batch refresh as pure rules: observed, closed (0), uncovered accounts, incomplete replies, not held."""
 
 import pytest
-
-from actors.poll_refresh import NOTHING_TO_OBSERVE, refresh_batch, wants_snapshot
-from messages.domain import Contract, Source, utc_now
-from messages.poller import HeldPosition, PositionsReply
-from messages.queue import Outcome, PollItem
-from messages.snapshots import Snapshot
+from possync.actors.poll_refresh import NOTHING_TO_OBSERVE, refresh_batch, wants_snapshot
+from possync.messages.domain import Contract, Source, utc_now
+from possync.messages.poller import HeldPosition, PositionsReply
+from possync.messages.queue import Outcome, PollItem
+from possync.messages.snapshots import Snapshot
 
 pytestmark = pytest.mark.timeout(10)
 

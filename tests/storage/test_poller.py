@@ -10,19 +10,18 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pytest
 from deltalake import DeltaTable
-
-from actors.lake_query import read_all
-from actors.lake_tables import POSITION_QUEUE, POSITION_UPDATES
-from actors.poll_refresh import NOTHING_TO_OBSERVE
-from actors.poller import PollerActor
-from actors.queue import QueueActor
-from actors.registry import RegistryActor
-from config.settings import PollerSettings, QueueSettings, RegistrySettings
-from messages.domain import Contract, utc_now
-from messages.lake import FlushNow
-from messages.poller import GetPollerStats, PollTick
-from messages.queue import GetQueueStatus
-from messages.routing import (
+from possync.actors.lake_query import read_all
+from possync.actors.lake_tables import POSITION_QUEUE, POSITION_UPDATES
+from possync.actors.poll_refresh import NOTHING_TO_OBSERVE
+from possync.actors.poller import PollerActor
+from possync.actors.queue import QueueActor
+from possync.actors.registry import RegistryActor
+from possync.config.settings import PollerSettings, QueueSettings, RegistrySettings
+from possync.messages.domain import Contract, utc_now
+from possync.messages.lake import FlushNow
+from possync.messages.poller import GetPollerStats, PollTick
+from possync.messages.queue import GetQueueStatus
+from possync.messages.routing import (
     CONNECTION,
     LAKE_WRITER,
     POLLER,
@@ -32,7 +31,8 @@ from messages.routing import (
     Enqueue,
     PositionChanged,
 )
-from supervisors import ChildSpec, FakeScheduler
+from possync.supervisors import ChildSpec, FakeScheduler
+
 from tests.helpers import wait_until
 from tests.storage.support import Recorder, SimConnection, ask, lake_writer_spec, start_tree
 

@@ -1,12 +1,11 @@
 """The pure poll queue: priority order among due items, due times, backoff, parking, loans, no duplicates."""
 
 import pytest
-
-from actors.queue_book import PollQueue
-from config.settings import QueueSettings
-from messages.domain import Contract, utc_now
-from messages.queue import ItemOutcome, Outcome
-from messages.routing import DEFAULT_PRIORITY, Enqueue, PositionChanged
+from possync.actors.queue_book import PollQueue
+from possync.config.settings import QueueSettings
+from possync.messages.domain import Contract, utc_now
+from possync.messages.queue import ItemOutcome, Outcome
+from possync.messages.routing import DEFAULT_PRIORITY, Enqueue, PositionChanged
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -3,15 +3,15 @@
 import pyarrow.compute as pc
 import pytest
 from deltalake import DeltaTable
+from possync.actors.lake_positions import LatestPositions
+from possync.actors.lake_query import read_all
+from possync.actors.reconciler import ReconcilerActor
+from possync.messages.domain import Contract, Source
+from possync.messages.lake import FlushNow
+from possync.messages.poller import RECONCILER, ReconcileNow, ReconcileReport
+from possync.messages.routing import CONNECTION, LAKE_WRITER
+from possync.supervisors import ChildSpec
 
-from actors.lake_positions import LatestPositions
-from actors.lake_query import read_all
-from actors.reconciler import ReconcilerActor
-from messages.domain import Contract, Source
-from messages.lake import FlushNow
-from messages.poller import RECONCILER, ReconcileNow, ReconcileReport
-from messages.routing import CONNECTION, LAKE_WRITER
-from supervisors import ChildSpec
 from tests.helpers import wait_until
 from tests.storage.support import SimConnection, ask, lake_writer_spec, start_tree
 from tests.storage.test_registry_store import observation, write_positions

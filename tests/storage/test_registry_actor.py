@@ -6,14 +6,26 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-
-from actors.lake_tables import ACTIVE_STRATEGIES
-from actors.registry import RegistryActor
-from actors.registry_store import StrategyLog, activation, append_change, append_rows, latest_per_conid
-from config.settings import RegistrySettings
-from messages.domain import Contract, utc_now
-from messages.registry import Activate, ChangeAccepted, ChangeRefused, Deactivate, IsActive, RefreshRegistry
-from messages.routing import (
+from possync.actors.lake_tables import ACTIVE_STRATEGIES
+from possync.actors.registry import RegistryActor
+from possync.actors.registry_store import (
+    StrategyLog,
+    activation,
+    append_change,
+    append_rows,
+    latest_per_conid,
+)
+from possync.config.settings import RegistrySettings
+from possync.messages.domain import Contract, utc_now
+from possync.messages.registry import (
+    Activate,
+    ChangeAccepted,
+    ChangeRefused,
+    Deactivate,
+    IsActive,
+    RefreshRegistry,
+)
+from possync.messages.routing import (
     QUEUE,
     REGISTRY,
     STREAMS,
@@ -22,7 +34,8 @@ from messages.routing import (
     ContractDeactivated,
     SendActiveContracts,
 )
-from supervisors import ChildSpec
+from possync.supervisors import ChildSpec
+
 from tests.helpers import wait_until
 from tests.storage.support import Recorder, ask, find, lake_writer_spec, start_tree
 from tests.storage.test_registry_store import observation, write_positions
@@ -35,7 +48,7 @@ MSFT = Contract(272093, "MSFT", "STK")
 CLI = """
 import sys
 from pathlib import Path
-from actors.registry_store import activation, append_change
+from possync.actors.registry_store import activation, append_change
 root = Path(sys.argv[1])
 append_change(root, activation(root, int(sys.argv[2]), "momentum", 2, "cli"))
 """

@@ -7,10 +7,9 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
-
-from actors.lake_query import read_all
-from actors.lake_tables import ACTIVE_STRATEGIES, POSITION_UPDATES
-from actors.registry_store import (
+from possync.actors.lake_query import read_all
+from possync.actors.lake_tables import ACTIVE_STRATEGIES, POSITION_UPDATES
+from possync.actors.registry_store import (
     StrategyLog,
     UnknownContract,
     activation,
@@ -18,7 +17,7 @@ from actors.registry_store import (
     deactivation,
     latest_per_conid,
 )
-from messages.domain import Contract, Observation, Source, utc_now
+from possync.messages.domain import Contract, Observation, Source, utc_now
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 from loguru import logger
+from possync.simulator import Simulator
 
-from simulator import Simulator
 from tests.helpers import wait_until
 from tests.streaming.support import Harness, active, settings_for
 
@@ -55,8 +55,8 @@ def start_harness(simulator_factory: Callable[..., Simulator]) -> Iterator[Calla
 def log_lines() -> Iterator[list[tuple[str, str]]]:
     """(level, message) of everything the `actors` package logs during the test."""
     lines: list[tuple[str, str]] = []
-    logger.enable("actors")
+    logger.enable("possync.actors")
     sink = logger.add(lambda m: lines.append((m.record["level"].name, m.record["message"])), level="DEBUG")
     yield lines
     logger.remove(sink)
-    logger.disable("actors")
+    logger.disable("possync.actors")

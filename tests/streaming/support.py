@@ -13,15 +13,14 @@ from typing import Any
 
 import msgspec
 import pykka
-
-from actors.session import session_spec
-from actors.stream import stream_name
-from actors.stream_handlers import StreamHandlers
-from config.settings import IbSettings, Settings, SlotSettings, StreamSettings, SupervisionSettings
-from messages.connection import ConnectionStatus, GetConnectionStatus
-from messages.domain import Contract, Observation
-from messages.lake import WriteRows
-from messages.routing import (
+from possync.actors.session import session_spec
+from possync.actors.stream import stream_name
+from possync.actors.stream_handlers import StreamHandlers
+from possync.config.settings import IbSettings, Settings, SlotSettings, StreamSettings, SupervisionSettings
+from possync.messages.connection import ConnectionStatus, GetConnectionStatus
+from possync.messages.domain import Contract, Observation
+from possync.messages.lake import WriteRows
+from possync.messages.routing import (
     CONNECTION,
     LAKE_WRITER,
     QUEUE,
@@ -37,10 +36,18 @@ from messages.routing import (
     PositionChanged,
     SendActiveContracts,
 )
-from messages.slots import GetSlotStatus, SlotStatus
-from messages.streams import GetStreamStatus, StreamStatus
-from simulator import Simulator
-from supervisors import ChildSpec, ChildState, ChildStatus, SupervisedActor, SupervisionTree, SupervisorSpec
+from possync.messages.slots import GetSlotStatus, SlotStatus
+from possync.messages.streams import GetStreamStatus, StreamStatus
+from possync.simulator import Simulator
+from possync.supervisors import (
+    ChildSpec,
+    ChildState,
+    ChildStatus,
+    SupervisedActor,
+    SupervisionTree,
+    SupervisorSpec,
+)
+
 from tests.conftest import next_client_id
 from tests.helpers import wait_until
 

@@ -5,9 +5,9 @@ from collections.abc import Callable
 
 import ib_insync
 import pytest
+from possync.actors.ib_session import ClientIdInUse, GatewayUnreachable, IbSession
+from possync.simulator import Simulator
 
-from actors.ib_session import ClientIdInUse, GatewayUnreachable, IbSession
-from simulator import Simulator
 from tests.conftest import next_client_id
 from tests.streaming.support import Harness
 

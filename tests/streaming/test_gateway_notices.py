@@ -3,9 +3,9 @@
 from collections.abc import Callable
 
 import pytest
+from possync.simulator import DemoPosition
+from possync.supervisors import EventKind
 
-from simulator import DemoPosition
-from supervisors import EventKind
 from tests.helpers import holds_throughout, wait_until
 from tests.streaming.support import Harness, LineSampler
 

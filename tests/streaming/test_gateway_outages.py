@@ -3,10 +3,10 @@
 from collections.abc import Callable
 
 import pytest
+from possync.messages.routing import SLOT_ALLOCATOR
+from possync.messages.slots import ReleaseSlot, SlotLease
+from possync.supervisors import EventKind
 
-from messages.routing import SLOT_ALLOCATOR
-from messages.slots import ReleaseSlot, SlotLease
-from supervisors import EventKind
 from tests.helpers import wait_until
 from tests.streaming.support import Harness
 

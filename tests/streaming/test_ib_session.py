@@ -6,13 +6,13 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from possync.actors.ib_session import IbSession
+from possync.messages.connection import GatewayDisconnected, GatewaySilence, SubscriptionFailed
+from possync.messages.domain import Contract, Observation
+from possync.messages.slots import SlotLease
+from possync.simulator import Simulator
+from possync.simulator.protocol import In
 
-from actors.ib_session import IbSession
-from messages.connection import GatewayDisconnected, GatewaySilence, SubscriptionFailed
-from messages.domain import Contract, Observation
-from messages.slots import SlotLease
-from simulator import Simulator
-from simulator.protocol import In
 from tests.conftest import next_client_id
 from tests.helpers import wait_until
 from tests.streaming.support import Recording, active

@@ -3,8 +3,7 @@
 import random
 
 import pytest
-
-from actors.pacing import TokenBucket
+from possync.actors.pacing import TokenBucket
 
 
 class _FakeTime:

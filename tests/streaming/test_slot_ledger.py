@@ -3,8 +3,7 @@
 import random
 
 import pytest
-
-from actors.slot_ledger import Action, Demote, Holder, Promote, Reclaim, SlotLedger
+from possync.actors.slot_ledger import Action, Demote, Holder, Promote, Reclaim, SlotLedger
 
 
 def _holder(name: str, priority: int = 5, incarnation: int = 1) -> Holder:

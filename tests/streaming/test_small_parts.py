@@ -1,14 +1,13 @@
 """Small parts: outage logging without spam, handlers, and the shape of the session subtree."""
 
 import pytest
-
-from actors.outage_log import OutageLog
-from actors.session import session_spec
-from actors.stream_handlers import StreamHandlers
-from config.settings import Settings
-from messages.domain import Contract, Observation, Source, utc_now
-from messages.routing import CONNECTION, SLOT_ALLOCATOR, STREAMS, UPDATES
-from supervisors import ChildSpec, OnMaxIntensity, Strategy, SupervisedActor
+from possync.actors.outage_log import OutageLog
+from possync.actors.session import session_spec
+from possync.actors.stream_handlers import StreamHandlers
+from possync.config.settings import Settings
+from possync.messages.domain import Contract, Observation, Source, utc_now
+from possync.messages.routing import CONNECTION, SLOT_ALLOCATOR, STREAMS, UPDATES
+from possync.supervisors import ChildSpec, OnMaxIntensity, Strategy, SupervisedActor
 
 
 class _Clock:

@@ -7,8 +7,7 @@ from typing import Any, TypeVar
 
 import msgspec
 import pykka
-
-from supervisors import (
+from possync.supervisors import (
     ChildContext,
     ChildSpec,
     SupervisedActor,
@@ -17,6 +16,7 @@ from supervisors import (
     SupervisorSpec,
     Terminated,
 )
+
 from tests.helpers import wait_until
 
 A = TypeVar("A", bound=pykka.Actor)

@@ -3,7 +3,8 @@
 import random
 from collections.abc import Callable
 
-from supervisors import Backoff, ChildSpec, FakeScheduler, SupervisionTree, SupervisorSpec
+from possync.supervisors import Backoff, ChildSpec, FakeScheduler, SupervisionTree, SupervisorSpec
+
 from tests.supervisors.support import Worker, crash, wait_event
 
 

@@ -3,8 +3,7 @@
 import threading
 
 import pytest
-
-from supervisors import FakeClock, FakeScheduler, ThreadScheduler
+from possync.supervisors import FakeClock, FakeScheduler, ThreadScheduler
 
 
 def test_the_fake_scheduler_fires_due_timers_in_order_at_their_due_time() -> None:

@@ -2,7 +2,8 @@
 
 from collections.abc import Callable
 
-from supervisors import ChildSpec, ChildState, Decider, Directive, SupervisionTree, SupervisorSpec
+from possync.supervisors import ChildSpec, ChildState, Decider, Directive, SupervisionTree, SupervisorSpec
+
 from tests.supervisors.support import Worker, crash, trace, wait_event
 
 

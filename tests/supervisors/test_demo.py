@@ -12,7 +12,11 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.timeout(60)
 def test_the_demo_crashes_a_child_recovers_and_stops_cleanly() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "supervisors.demo"], cwd=ROOT, capture_output=True, text=True, timeout=50
+        [sys.executable, "-m", "possync.supervisors.demo"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=50,
     )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()

@@ -3,8 +3,7 @@
 from collections.abc import Callable
 
 import pytest
-
-from supervisors import (
+from possync.supervisors import (
     ChildSpec,
     ChildStarted,
     DynamicSupervisor,
@@ -15,6 +14,7 @@ from supervisors import (
     SupervisionTree,
     SupervisorSpec,
 )
+
 from tests.supervisors.support import Boom, FailingStart, Nudge, Worker, crash, trace, wait_event
 
 STREAMS = SupervisorSpec("streams", actor_class=DynamicSupervisor, intensity=5)

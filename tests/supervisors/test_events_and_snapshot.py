@@ -2,7 +2,7 @@
 
 from collections.abc import Callable
 
-from supervisors import (
+from possync.supervisors import (
     ChildSpec,
     ChildState,
     ChildStatus,
@@ -14,6 +14,7 @@ from supervisors import (
     SupervisionTree,
     SupervisorSpec,
 )
+
 from tests.supervisors.support import Worker, crash, wait_event
 
 

@@ -5,8 +5,15 @@ from typing import Any
 
 import pykka
 import pytest
+from possync.supervisors import (
+    ChildContext,
+    ChildExited,
+    FakeScheduler,
+    SupervisionTree,
+    SupervisorSpec,
+    Terminated,
+)
 
-from supervisors import ChildContext, ChildExited, FakeScheduler, SupervisionTree, SupervisorSpec, Terminated
 from tests.helpers import wait_until
 from tests.supervisors.support import Boom, Fail, FailingStart, Inbox, Nudge, Worker, received, running
 

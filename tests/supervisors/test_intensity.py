@@ -2,7 +2,7 @@
 
 from collections.abc import Callable
 
-from supervisors import (
+from possync.supervisors import (
     ChildSpec,
     FakeScheduler,
     OnMaxIntensity,
@@ -10,6 +10,7 @@ from supervisors import (
     SupervisorSpec,
     TreeState,
 )
+
 from tests.helpers import wait_until
 from tests.supervisors.support import Worker, crash, trace, wait_event
 

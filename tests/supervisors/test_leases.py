@@ -4,8 +4,7 @@ import threading
 from collections.abc import Callable
 
 import pytest
-
-from supervisors import (
+from possync.supervisors import (
     ChildSpec,
     FakeScheduler,
     LeaseSet,
@@ -14,6 +13,7 @@ from supervisors import (
     SupervisionTree,
     SupervisorSpec,
 )
+
 from tests.supervisors.support import LeaseHolder, Ledger, Nudge, Worker, crash, trace, wait_event
 
 

@@ -1,8 +1,7 @@
 """Bad specs are refused at construction with an error naming the field, the value and the fix."""
 
 import pytest
-
-from supervisors import (
+from possync.supervisors import (
     Backoff,
     ChildSpec,
     DynamicSupervisor,
@@ -13,6 +12,7 @@ from supervisors import (
     Supervisor,
     SupervisorSpec,
 )
+
 from tests.supervisors.support import Worker
 
 

@@ -4,8 +4,7 @@ import threading
 from collections.abc import Callable
 
 import pytest
-
-from supervisors import (
+from possync.supervisors import (
     Backoff,
     ChildSpec,
     FakeScheduler,
@@ -16,6 +15,7 @@ from supervisors import (
     TreeStartError,
     TreeState,
 )
+
 from tests.supervisors.support import (
     NESTED,
     BlockingStart,

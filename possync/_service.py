@@ -11,7 +11,7 @@
 The service is one isolated supervision tree: its actor names are its own, its metrics registry is its
 own, and it never stops a pykka actor it did not start, so two services and the host's own actors live
 side by side. It never configures logging: possync's loggers are disabled until the host enables them
-(`loguru.logger.enable("actors")`, ...) or runs `config.logsetup.configure_logging`.
+(`loguru.logger.enable("possync.actors")`, ...) or runs `config.logsetup.configure_logging`.
 """
 
 from collections.abc import Callable
@@ -21,19 +21,19 @@ from types import TracebackType
 import ib_insync  # noqa: F401  (imported in the main thread before any thread starts)
 import pykka
 
-from actors.fault_requests import fault_handler
-from actors.http_endpoint import StatusEndpoint
-from actors.metrics import metrics_registry, render
-from actors.outage_log import OutageLog
-from actors.status_report import StatusReport
-from actors.stream_handlers import StreamHandlers
-from config import Settings, load_settings
-from messages.domain import Contract, Observation
-from messages.registry import Activate, ChangeAccepted, Deactivate
-from messages.routing import DEFAULT_PRIORITY, REGISTRY
-from messages.status import ServiceStatus
-from supervisors import SupervisionTree, TreeState
-from supervisors.app import app_spec
+from possync.actors.fault_requests import fault_handler
+from possync.actors.http_endpoint import StatusEndpoint
+from possync.actors.metrics import metrics_registry, render
+from possync.actors.outage_log import OutageLog
+from possync.actors.status_report import StatusReport
+from possync.actors.stream_handlers import StreamHandlers
+from possync.config import Settings, load_settings
+from possync.messages.domain import Contract, Observation
+from possync.messages.registry import Activate, ChangeAccepted, Deactivate
+from possync.messages.routing import DEFAULT_PRIORITY, REGISTRY
+from possync.messages.status import ServiceStatus
+from possync.supervisors import SupervisionTree, TreeState
+from possync.supervisors.app import app_spec
 
 __all__ = ["ChangeRefusedError", "Service"]
 

@@ -1,0 +1,453 @@
+"""possync's command line: run the service or the --sim demo, change the registry, read the lake, ask status.
+
+    python run.py [--config PATH] [--sim] [--duration S] [--log-level LEVEL]   run until SIGINT/SIGTERM
+    python run.py activate CONID --strategy-id ID [--priority P]               make a contract active
+    python run.py deactivate CONID                                             make it inactive again
+    python run.py positions [--format table|json|csv]                          latest positions in the lake
+    python run.py status [--json]                                              ask the running service
+
+Every command reads `--config` (default: the packaged config/default.toml) with POSSYNC_<SECTION>_<KEY>
+environment overrides. Exit codes: 0 ok, 1 runtime failure, 2 usage or config error; errors are one line
+on stderr naming the problem.
+"""
+
+import argparse
+import csv
+import os
+import signal
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import ib_insync  # noqa: F401  (imported in the main thread before any thread starts)
+import msgspec
+from deltalake.exceptions import DeltaError
+from loguru import logger
+
+from possync import Service
+from possync.actors.lake_positions import LatestPositions
+from possync.actors.lake_tables import LakeRowError
+from possync.actors.registry_store import (
+    StrategyLog,
+    UnknownContract,
+    activation,
+    append_change,
+    deactivation,
+    latest_per_conid,
+)
+from possync.actors.status_line import LiveStatus, Terminal, summary
+from possync.config import ConfigError, Settings, load_settings
+from possync.config.logsetup import configure_logging
+from possync.config.settings import LOG_LEVELS
+from possync.messages.domain import Contract, Observation
+from possync.messages.lake import StrategyChange
+from possync.messages.routing import DEFAULT_PRIORITY
+from possync.messages.status import ServiceStatus
+from possync.simulator import DemoPosition, Simulator, SimulatorConfig
+from possync.supervisors import TreeStartError
+
+CHANGED_BY = "possync-cli"
+STATUS_TIMEOUT_S = 10.0
+WAIT_STEP_S = 0.2
+
+SIM_LAKE = "lake-sim"
+"""Where `--sim` keeps its lake (and its queue state, under `_state/`), relative to the working directory."""
+SIM = SimulatorConfig(positions=300, max_lines=100, tick_hz=4.0, seed=7, admin_port=0)
+"""The demo gateway: a seeded portfolio of 300 positions, a 100-line limit, an admin endpoint for faults."""
+SIM_ACTIVE = 30
+"""How many of the demo positions `--sim` activates (strategy `demo`, priorities 1 to 5)."""
+
+
+class UsageError(Exception):
+    """A mistake on the command line or in the input it names (exit 2)."""
+
+
+class RuntimeFailure(Exception):
+    """The command could not do its job (exit 1)."""
+
+
+# --- the command line ---
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The parsed command line (argparse exits 2 with its usage line on a mistake)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="TOML config (default: config/default.toml)",
+    )
+    common.add_argument(
+        "--sim",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help=f"the demo: a simulated gateway in this process, the lake under ./{SIM_LAKE}",
+    )
+    parser = argparse.ArgumentParser(
+        prog="python run.py",
+        description="possync: IB positions in Delta Lake within the market-data line budget.",
+        parents=[common],
+    )
+    parser.add_argument("--duration", type=_positive, metavar="SECONDS", help="stop by itself after SECONDS")
+    parser.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS, help="override log.level")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    activate = commands.add_parser("activate", parents=[common], help="make a contract active (it streams)")
+    activate.add_argument("conid", type=_conid, help="IB contract id")
+    activate.add_argument("--strategy-id", required=True, type=_text, help="the strategy it is active for")
+    activate.add_argument("--priority", type=_conid, default=DEFAULT_PRIORITY, help="1 is the most important")
+    activate.add_argument("--symbol", type=_text, help="for a conid the lake has not seen yet: its symbol")
+    activate.add_argument("--sec-type", type=_text, help="... and its security type (STK, OPT, FUT, ...)")
+    activate.add_argument("--expiry", default="", help="... for options and futures: YYYYMMDD")
+    activate.add_argument("--strike", type=float, default=0.0, help="... for options: the strike")
+    activate.add_argument("--right", default="", choices=("", "C", "P"), help="... for options: C or P")
+
+    deactivate = commands.add_parser("deactivate", parents=[common], help="make a contract inactive")
+    deactivate.add_argument("conid", type=_conid, help="IB contract id")
+
+    positions = commands.add_parser("positions", parents=[common], help="latest positions in the lake")
+    positions.add_argument("--format", choices=("table", "json", "csv"), default="table")
+
+    status = commands.add_parser("status", parents=[common], help="ask the running service")
+    status.add_argument("--json", action="store_true", help="print the status document as JSON")
+    return parser.parse_args(argv)
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
+
+
+def _conid(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive integer")
+    return value
+
+
+def _text(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text.strip()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command; return its exit code."""
+    args = parse_args(argv)
+    commands: dict[str | None, Callable[[argparse.Namespace, Settings], int]] = {
+        None: run_service,
+        "activate": activate,
+        "deactivate": deactivate,
+        "positions": positions,
+        "status": status,
+    }
+    try:
+        settings = load_settings(getattr(args, "config", None))  # set if given, before or after COMMAND
+        if getattr(args, "sim", False):
+            settings = demo_settings(settings)
+        return commands[args.command](args, settings)
+    except (ConfigError, UsageError) as error:
+        print(f"possync: {error}", file=sys.stderr)
+        return 2
+    except RuntimeFailure as error:
+        print(f"possync: {error}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # e.g. `positions | head`: the reader has gone; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+# --- running the service ---
+
+
+def run_service(args: argparse.Namespace, settings: Settings) -> int:
+    """Run until SIGINT/SIGTERM (or `--duration`), then stop cleanly; 1 if the service gave up."""
+    if args.log_level:
+        settings = msgspec.structs.replace(
+            settings, log=msgspec.structs.replace(settings.log, level=args.log_level)
+        )
+    terminal = Terminal(sys.stderr) if sys.stderr.isatty() else None
+    if terminal is not None:
+        sys.stderr = terminal  # type: ignore[assignment]  # the log goes above the status line
+    configure_logging(settings.log)
+    stop = _stop_on_signals()
+    simulator = None
+    try:
+        if simulator_wanted := getattr(args, "sim", False):
+            simulator, settings = _start_simulator(settings)
+        service = _start_service(settings, fallback_port=simulator_wanted)
+        if simulator is not None:
+            _activate_demo(service, simulator)
+        return _serve(service, stop, args.duration, LiveStatus(service.status, terminal))
+    finally:
+        if simulator is not None:
+            simulator.stop()
+        sys.stderr = sys.__stderr__
+
+
+def _serve(service: Service, stop: threading.Event, duration_s: float | None, live: LiveStatus) -> int:
+    """Wait for a stop signal, the end of `duration_s`, or the tree giving up; then stop everything."""
+    ends = time.monotonic() + duration_s if duration_s is not None else float("inf")
+    live.start()
+    try:
+        while not stop.wait(WAIT_STEP_S) and service.running and time.monotonic() < ends:
+            pass
+    finally:
+        live.stop()
+        failure = service.tree.failure
+        if failure is None:
+            logger.info("stopping: {}", summary(service.status()))
+        service.stop()
+    if failure is not None:
+        logger.error("possync gave up: {}", failure)
+        return 1
+    logger.info("stopped cleanly")
+    return 0
+
+
+def _start_service(settings: Settings, fallback_port: bool) -> Service:
+    """Start the service; with `fallback_port`, a taken HTTP port is replaced by a free one (said clearly)."""
+    http = settings.http
+    try:
+        service = Service(settings).start()
+    except OSError as error:
+        if not fallback_port:
+            raise RuntimeFailure(
+                f"cannot serve the status endpoint on {http.host}:{http.port} ({error.strerror}): is another "
+                "possync running? Set http.port (POSSYNC_HTTP_PORT) to a free port, or 0 to turn it off"
+            ) from error
+        service = Service(settings, http_port=0).start()
+        logger.warning(
+            "http.port {} is taken: the status endpoint uses port {}", http.port, service.http_port
+        )
+    except TreeStartError as error:
+        raise RuntimeFailure(str(error)) from error
+    ib = settings.ib
+    where = f"http://{http.host}:{service.http_port}/status" if service.http_port else "no status endpoint"
+    logger.info("possync running: gateway {}:{}, lake {}, {}", ib.host, ib.port, settings.lake.root, where)
+    return service
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event set by SIGINT or SIGTERM."""
+    stop = threading.Event()
+
+    def on_signal(number: int, _frame: object) -> None:
+        logger.info("{} received", signal.Signals(number).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    return stop
+
+
+# --- the demo ---
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """`settings` with the demo's lake and queue state under `SIM_LAKE` (every command, with --sim), and a
+    poller batch that refreshes the whole demo portfolio in one cycle: a short demo shows every position."""
+    replace = msgspec.structs.replace
+    return replace(
+        settings,
+        lake=replace(settings.lake, root=SIM_LAKE),
+        queue=replace(settings.queue, state_file=f"{SIM_LAKE}/_state/queue.msgpack"),
+        poller=replace(settings.poller, batch_size=max(settings.poller.batch_size, SIM.positions)),
+    )
+
+
+def _start_simulator(settings: Settings) -> tuple[Simulator, Settings]:
+    """Start the demo gateway on a free loopback port; the settings to run the service against it."""
+    simulator = Simulator(SIM)
+    port = simulator.start()
+    ib = msgspec.structs.replace(settings.ib, host="127.0.0.1", port=port, account="")
+    settings = msgspec.structs.replace(settings, ib=ib)
+    logger.info(
+        "simulated gateway on 127.0.0.1:{}: {} positions, {} lines; faults via http://127.0.0.1:{}/stats",
+        port,
+        SIM.positions,
+        SIM.max_lines,
+        simulator.admin_port,
+    )
+    return simulator, settings
+
+
+def demo_contract(position: DemoPosition) -> Contract:
+    """The contract of one of the simulator's positions."""
+    return Contract(
+        position.conid,
+        position.symbol,
+        position.sec_type,
+        position.expiry,
+        position.strike,
+        position.right,
+        position.currency,
+        multiplier=position.multiplier,
+    )
+
+
+def _activate_demo(service: Service, simulator: Simulator) -> None:
+    """Activate the first `SIM_ACTIVE` demo positions through the registry."""
+    for index, position in enumerate(simulator.positions()[:SIM_ACTIVE]):
+        service.activate(position.conid, "demo", priority=index % 5 + 1, contract=demo_contract(position))
+    logger.info("demo: {} contracts active (strategy 'demo')", SIM_ACTIVE)
+
+
+# --- the registry ---
+
+
+def activate(args: argparse.Namespace, settings: Settings) -> int:
+    """Append an activation to active_strategies (the running service picks it up within seconds)."""
+    root = Path(settings.lake.root)
+    contract = None
+    if args.symbol or args.sec_type:
+        if not (args.symbol and args.sec_type):
+            raise UsageError(
+                "give both --symbol and --sec-type, or neither (the lake then knows the contract)"
+            )
+        contract = Contract(args.conid, args.symbol, args.sec_type, args.expiry, args.strike, args.right)
+    try:
+        change = activation(root, args.conid, args.strategy_id, args.priority, CHANGED_BY, contract)
+    except UnknownContract as error:
+        raise UsageError(f"{error} (--symbol and --sec-type)") from error
+    _append(root, change)
+    print(
+        f"conid {args.conid} ({change.contract.symbol}) active for strategy {args.strategy_id!r}, priority "
+        f"{args.priority}; the service picks it up within {settings.registry.refresh_interval_s:g}s"
+    )
+    return 0
+
+
+def deactivate(args: argparse.Namespace, settings: Settings) -> int:
+    """Append a deactivation to active_strategies; 1 if the conid is not active."""
+    root = Path(settings.lake.root)
+    log = StrategyLog(root)
+    log.version()
+    current = latest_per_conid(log.read()[0]).get(args.conid)
+    if current is None or not current.active:
+        raise RuntimeFailure(f"conid {args.conid} is not active in {root}: nothing written")
+    _append(root, deactivation(root, args.conid, CHANGED_BY))
+    print(f"conid {args.conid} ({current.contract.symbol}) inactive; its line is released within seconds")
+    return 0
+
+
+def _append(root: Path, change: StrategyChange) -> None:
+    try:
+        append_change(root, change)
+    except LakeRowError as error:
+        raise UsageError(str(error)) from error
+    except (DeltaError, OSError) as error:
+        raise RuntimeFailure(f"cannot write {root}/active_strategies: {error}") from error
+
+
+# --- reading ---
+
+
+COLUMNS = (
+    "account",
+    "conid",
+    "symbol",
+    "sec_type",
+    "expiry",
+    "strike",
+    "right",
+    "position",
+    "avg_cost",
+    "market_price",
+    "source",
+    "event_ts",
+)
+"""The columns `positions` prints, in order."""
+
+
+def positions(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the latest observation per account and conid from position_updates."""
+    root = Path(settings.lake.root)
+    try:
+        latest = LatestPositions(root).refresh()
+    except (DeltaError, OSError) as error:
+        raise RuntimeFailure(f"cannot read the lake at {root}: {error}") from error
+    if not latest:
+        raise RuntimeFailure(f"no positions in the lake at {root} yet: has the service run with this config?")
+    rows = [_row(latest[key]) for key in sorted(latest)]
+    if args.format == "json":
+        sys.stdout.write(msgspec.json.format(msgspec.json.encode(rows), indent=2).decode() + "\n")
+    elif args.format == "csv":
+        writer = csv.DictWriter(sys.stdout, COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        _print_table(rows)
+    return 0
+
+
+def _row(observation: Observation) -> dict[str, object]:
+    contract = observation.contract
+    return {
+        "account": observation.account,
+        "conid": contract.conid,
+        "symbol": contract.symbol,
+        "sec_type": contract.sec_type,
+        "expiry": contract.expiry,
+        "strike": contract.strike or None,
+        "right": contract.right,
+        "position": observation.position,
+        "avg_cost": observation.avg_cost,
+        "market_price": observation.market_price,
+        "source": str(observation.source),
+        "event_ts": observation.event_ts.isoformat(timespec="milliseconds"),
+    }
+
+
+def _print_table(rows: list[dict[str, object]]) -> None:
+    cells = [[_cell(row[column]) for column in COLUMNS] for row in rows]
+    widths = [max(len(column), *(len(line[i]) for line in cells)) for i, column in enumerate(COLUMNS)]
+    for line in [list(COLUMNS), *cells]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
+    print(f"{len(rows)} positions")
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    return f"{value:.10g}" if isinstance(value, float) else str(value)
+
+
+def status(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the running service's status (its /status); 1 when no service answers."""
+    http = settings.http
+    if http.port == 0:
+        raise RuntimeFailure("the status endpoint is off (http.port = 0): set http.port to ask the service")
+    host = "127.0.0.1" if http.host in ("0.0.0.0", "::") else http.host
+    url = f"http://{host}:{http.port}/status"
+    try:
+        with urllib.request.urlopen(url, timeout=STATUS_TIMEOUT_S) as reply:
+            body = reply.read()
+    except urllib.error.HTTPError as error:
+        raise RuntimeFailure(
+            f"the service at {url} answered {error.code}: {error.read().decode()}"
+        ) from error
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise RuntimeFailure(
+            f"no possync service answers at {url} ({reason}): is `python run.py` running with this config?"
+        ) from error
+    if args.json:
+        print(msgspec.json.format(body, indent=2).decode())
+        return 0
+    document = msgspec.json.decode(body, type=ServiceStatus)
+    print(summary(document))
+    for reason in document.degraded:
+        print(f"degraded: {reason}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
