@@ -28,13 +28,13 @@ if __package__ in (None, ""):  # run as a file: `python bench/lake_writes.py`
 import pyarrow as pa
 import pyarrow.parquet as pq
 from deltalake import DeltaTable, write_deltalake
-from possync.actors.lake_tables import POSITION_UPDATES
-from possync.actors.lake_writer import LakeWriterActor
+
+from bench.common import Report, Table, Target, bench_main, ms, num, percentile, ratio
+from possync.actors.lake._tables import POSITION_UPDATES
+from possync.actors.lake._writer import LakeWriterActor
 from possync.config.settings import LakeSettings
 from possync.messages.domain import Contract, Observation, Source, utc_now
 from possync.messages.lake import GetLakeStatus, LakeStatus, WriteRows
-
-from bench.common import Report, Table, Target, bench_main, ms, num, percentile, ratio
 
 ASK_EVERY = 20
 CEILING_ROWS = 2_000_000

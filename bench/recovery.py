@@ -27,14 +27,14 @@ if __package__ in (None, ""):  # run as a file: `python bench/x.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import ib_insync
-from possync.messages.routing import CONNECTION
-from possync.simulator import SimulatorConfig
-from possync.supervisors import EventKind, SupervisionEvent
 
 from bench.common import Report, Table, Target, bench_main, ms, num, percentile, ratio, wait_for
 from bench.service import Updates, settings_for, start_service
 from bench.simproc import SimProcess
 from possync import Service
+from possync.actors.names import CONNECTION
+from possync.simulator import SimulatorConfig
+from possync.supervisors import EventKind, SupervisionEvent
 
 logging.getLogger("ib_insync").setLevel(logging.CRITICAL)  # the gateway restarts on purpose: no "Peer closed"
 WAIT_S = 120.0

@@ -32,12 +32,11 @@ import pyarrow as pa
 if __package__ in (None, ""):  # run as a file: `python bench/x.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from possync.messages.domain import Observation, Source
-from possync.simulator import DemoPosition, SimulatorConfig
-
 from bench.common import ProcessSampler, Report, Table, Target, bench_main, num, ratio, rss_mib, wait_for
 from bench.service import Updates, settings_for, start_service
 from bench.simproc import SimProcess
+from possync.messages.domain import Observation, Source
+from possync.simulator import DemoPosition, SimulatorConfig
 
 PER_ACCOUNT = 5000
 FLAT_OUT = {"batch_size": 1000, "interval_s": 0.5}

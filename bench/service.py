@@ -16,14 +16,14 @@ from typing import Any
 
 import msgspec
 from deltalake import write_deltalake
-from possync.actors.lake_tables import ACTIVE_STRATEGIES
+
+from bench.common import wait_for
+from possync import Service
+from possync.actors.lake._tables import ACTIVE_STRATEGIES
 from possync.config import Settings
 from possync.messages.domain import Contract, Observation, utc_now
 from possync.messages.lake import StrategyChange
 from possync.simulator import DemoPosition
-
-from bench.common import wait_for
-from possync import Service
 
 _client_ids = itertools.count(101)
 ACTIVATE_PRIORITY = 5

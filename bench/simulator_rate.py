@@ -16,9 +16,9 @@ if __package__ in (None, ""):  # run as a file: `python bench/simulator_rate.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import ib_insync
-from possync.simulator import Simulator, SimulatorConfig
 
 from bench.common import Report, Table, bench_main, num
+from possync.simulator import Simulator, SimulatorConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -28,6 +28,8 @@ if __package__ in (None, ""):  # run as a file: `python bench/x.py`
 
 import msgspec
 import pykka
+
+from bench.common import Report, Table, Target, bench_main, ms, num, percentile, ratio, us
 from possync.supervisors import (
     Backoff,
     ChildSpec,
@@ -37,8 +39,6 @@ from possync.supervisors import (
     SupervisionTree,
     SupervisorSpec,
 )
-
-from bench.common import Report, Table, Target, bench_main, ms, num, percentile, ratio, us
 
 
 class Work(msgspec.Struct, frozen=True):

@@ -42,13 +42,13 @@ if __package__ in (None, ""):  # run as a file: `python bench/x.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import ib_insync
-from possync.messages.routing import CONNECTION, LAKE_WRITER
-from possync.simulator import SimulatorConfig
 
 from bench.common import Report, Table, Target, bench_main, ms, num, percentile, ratio, wait_for
 from bench.service import Updates, settings_for, start_service
 from bench.simproc import SimProcess
 from bench.ticks import change_points, latencies
+from possync.actors.names import CONNECTION, LAKE_WRITER
+from possync.simulator import SimulatorConfig
 
 SETTLE_S = 0.5
 """After a rate change, before the window (records taken then prime the replay of the client's quotes)."""

@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 from msgspec import inspect
+
 from possync.config.settings import InvalidSetting, Settings
 
 ENV_PREFIX = "POSSYNC_"
@@ -85,6 +86,7 @@ def _from_env(key: str, text: str, info: inspect.Type, name: str) -> Any:
         inspect.FloatType: float,
         inspect.BoolType: _parse_bool,
         inspect.StrType: str,
+        inspect.LiteralType: str,
     }[type(info)]
     try:
         return convert(text)
@@ -140,6 +142,8 @@ def _allowed(info: inspect.Type) -> str:
         return f"must be a table with keys {', '.join(f.name for f in info.fields)}"
     if isinstance(info, inspect.BoolType):
         return "must be true or false"
+    if isinstance(info, inspect.LiteralType):
+        return "must be one of " + ", ".join(f'"{value}"' for value in info.values)
     if isinstance(info, inspect.StrType):
         return "must be a non-empty string" if info.min_length else "must be a string"
     kind = "an integer" if isinstance(info, inspect.IntType) else "a number"

@@ -4,7 +4,7 @@ To add a key, add one annotated field with its default here and document it in `
 the loader, the environment overrides and the error messages follow from the field's type.
 """
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec.structs import force_setattr
@@ -47,6 +47,7 @@ class IbSettings(Section):
     pacing_per_s: PerSecond = 45.0  # requests per second to the gateway (IB allows 50: error 100 beyond)
     lost_grace_s: Seconds = 30.0  # how long a 1100 (IB connectivity lost) may last before reconnecting
     hung_reconnect_s: Seconds = 180.0  # a gateway that answers nothing, not even a ping, this long: reconnect
+    client: Literal["ib_insync", "ib_async"] = "ib_insync"  # the IB client library
 
 
 class SlotSettings(Section):

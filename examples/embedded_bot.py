@@ -18,15 +18,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-import ib_insync  # noqa: F401  (imported in the main thread before any thread starts)
 import pykka
-from possync.actors.status_line import summary
+
+from possync import Service
+from possync.actors.service import summary
 from possync.config import HttpSettings, IbSettings, LakeSettings, Settings
 from possync.config.settings import QueueSettings
 from possync.messages.domain import Contract, Observation
 from possync.simulator import Simulator, SimulatorConfig
-
-from possync import Service
 
 STRATEGY = "example-bot"
 

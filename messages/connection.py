@@ -1,28 +1,51 @@
 """Messages of the ConnectionActor: subscriptions from streams, and what the gateway says, as messages.
 
-Only the ConnectionActor touches ib_insync. A stream holding a line tells it `Subscribe` (ticks then go
-to the line's `StreamFeed`), and `Unsubscribe` when it gives the line back (also
+Only the gateway package touches the IB client. A stream holding a line tells it `Subscribe` (ticks then
+go straight to the line's `TickSink`, in the gateway's network thread), and `Unsubscribe` when it gives
+the line back (also
 the compensation when a stream's lease is released from outside). Gateway notices reach every stream
 as `FeedSuspect` (a data farm or the gateway's own connectivity is down: expect silence) and
 `VerifyStream` (connectivity came back with data maintained: check you still get ticks).
 """
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 import msgspec
 import pykka
-from possync.messages.domain import Contract
+
+from possync.messages.domain import Contract, Observation
+from possync.messages.routing import PositionChanged
 from possync.messages.slots import SlotLease
 
 
+class TickSink(Protocol):
+    """Where the gateway hands one line's ticks and its contract's position changes (the stream's feed).
+
+    Called in the gateway's threads (ticks in its network loop): each call must be quick, and returns the
+    observations it made, which the gateway hands to the update dispatcher in one message per read.
+    """
+
+    def set_positions(self, positions: tuple[PositionChanged, ...]) -> None:
+        """The positions held in the contract before the first tick."""
+
+    def position_changed(self, position: PositionChanged) -> tuple[Observation, ...]:
+        """A position of the contract changed; its observations, if a price is known."""
+        return ()
+
+    def on_tick(self, market_price: float | None, event_ts: datetime) -> tuple[Observation, ...]:
+        """A tick of the line; the observations of a new market price."""
+        return ()
+
+
 class Subscribe(msgspec.Struct, frozen=True):
-    """Stream → connection: stream `contract` on this line; its ticks and positions go to `feed`
-    (an `actors.stream_feed.StreamFeed`), which tells `reply_to` (that stream incarnation)."""
+    """Stream → connection: stream `contract` on this line; its ticks and positions go to `feed`;
+    refusals and notices about the line go to `reply_to` (that stream incarnation)."""
 
     lease: SlotLease
     contract: Contract
     reply_to: pykka.ActorRef[Any]
-    feed: Any
+    feed: TickSink
 
 
 class Unsubscribe(msgspec.Struct, frozen=True):

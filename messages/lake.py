@@ -9,6 +9,7 @@ table may travel in one message: an `Observation` goes to `position_updates`, a 
 from datetime import datetime
 
 import msgspec
+
 from possync.messages.domain import Contract, Observation
 
 

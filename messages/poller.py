@@ -8,10 +8,8 @@ the portfolio updates (reqAccountUpdates) for prices. It uses no market-data lin
 from datetime import datetime
 
 import msgspec
-from possync.messages.domain import Contract
 
-RECONCILER = "reconciler"
-"""Tree name of the ReconcilerActor (a sibling of the poller, below the connection)."""
+from possync.messages.domain import Contract
 
 
 class PositionsRequest(msgspec.Struct, frozen=True):

@@ -6,6 +6,7 @@ The queue also accepts `PositionChanged`, `Enqueue` and `Dequeue` from `messages
 from enum import StrEnum
 
 import msgspec
+
 from possync.messages.domain import Contract
 
 

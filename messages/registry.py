@@ -5,6 +5,7 @@ The embedding facade and tests ask `Activate` / `Deactivate` (with a timeout) an
 """
 
 import msgspec
+
 from possync.messages.domain import Contract
 from possync.messages.routing import DEFAULT_PRIORITY
 

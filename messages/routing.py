@@ -9,16 +9,8 @@ cannot stream (no lease, refused with 101, demoted) and which it streams again.
 from datetime import datetime
 
 import msgspec
-from possync.messages.domain import Contract
 
-LAKE_WRITER = "lake_writer"
-REGISTRY = "registry"
-QUEUE = "queue"
-CONNECTION = "connection"
-SLOT_ALLOCATOR = "slot_allocator"
-POLLER = "poller"
-STREAMS = "streams"
-UPDATES = "updates"
+from possync.messages.domain import Contract
 
 DEFAULT_PRIORITY = 5
 """Priorities: 1 is the most important; larger numbers matter less."""

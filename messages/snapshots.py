@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 import pykka
+
 from possync.messages.domain import Contract
 from possync.messages.slots import SlotLease
 

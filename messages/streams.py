@@ -7,6 +7,7 @@ The StreamSupervisor also accepts `ContractActivated`, `ContractDeactivated` and
 from enum import StrEnum
 
 import msgspec
+
 from possync.messages.domain import Observation
 from possync.messages.slots import SlotLease
 

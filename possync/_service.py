@@ -18,22 +18,19 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-import ib_insync  # noqa: F401  (imported in the main thread before any thread starts)
 import pykka
 
-from possync.actors.fault_requests import fault_handler
-from possync.actors.http_endpoint import StatusEndpoint
-from possync.actors.metrics import metrics_registry, render
-from possync.actors.outage_log import OutageLog
-from possync.actors.status_report import StatusReport
-from possync.actors.stream_handlers import StreamHandlers
+from possync.actors.gateway import OutageLog, load_client
+from possync.actors.names import REGISTRY
+from possync.actors.service import StatusEndpoint, StatusReport, fault_handler, metrics_registry, render
+from possync.actors.streaming import StreamHandlers
+from possync.actors.tree import app_spec
 from possync.config import Settings, load_settings
 from possync.messages.domain import Contract, Observation
 from possync.messages.registry import Activate, ChangeAccepted, Deactivate
-from possync.messages.routing import DEFAULT_PRIORITY, REGISTRY
+from possync.messages.routing import DEFAULT_PRIORITY
 from possync.messages.status import ServiceStatus
 from possync.supervisors import SupervisionTree, TreeState
-from possync.supervisors.app import app_spec
 
 __all__ = ["ChangeRefusedError", "Service"]
 
@@ -55,8 +52,8 @@ class Service:
     `POSSYNC_<SECTION>_<KEY>` environment overrides). `http_port`: None serves /health, /status and
     /metrics on `http.port` of the settings (0 there: no endpoint); a number serves there instead, 0
     picking a free port (see `http_port` after `start()`). `faults`: None follows `http.faults`; True
-    also serves `POST /faults` (fault injection, see `actors.fault_requests`). A bad config raises
-    `config.ConfigError`.
+    also serves `POST /faults` (fault injection, see `possync.actors.service.fault_handler`). A bad
+    config raises `possync.config.ConfigError`.
     """
 
     def __init__(
@@ -67,6 +64,7 @@ class Service:
         faults: bool | None = None,
     ) -> None:
         self.settings = settings if isinstance(settings, Settings) else load_settings(settings)
+        load_client(self.settings.ib.client)  # the IB client library, imported here: in the caller's thread
         self._updates = StreamHandlers()
         self._observations = StreamHandlers()
         self._port = self.settings.http.port if http_port is None else http_port

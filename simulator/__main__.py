@@ -5,6 +5,7 @@ import signal
 import sys
 
 from loguru import logger
+
 from possync.simulator.config import SimulatorConfig
 from possync.simulator.server import Simulator
 

@@ -5,6 +5,7 @@ import contextlib
 from datetime import UTC, datetime
 
 from loguru import logger
+
 from possync.simulator import outgoing
 from possync.simulator.config import SimulatorConfig
 from possync.simulator.instruments import DemoContract

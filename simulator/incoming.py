@@ -1,6 +1,7 @@
 """Reading client requests: fields by index from the front, trailing extras ignored."""
 
 import msgspec
+
 from possync.simulator.instruments import ContractQuery
 
 CONTRACT_FIELDS = 12

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from loguru import logger
+
 from possync.simulator import outgoing
 from possync.simulator.instruments import DemoContract
 from possync.simulator.protocol import Tick

@@ -4,6 +4,7 @@ import random
 from datetime import date
 
 import msgspec
+
 from possync.simulator.instruments import ContractQuery, DemoContract, expiries, option, stocks, strike_step
 
 _STOCK_SHARE = 0.4

@@ -4,6 +4,7 @@ import time
 from typing import TYPE_CHECKING
 
 from loguru import logger
+
 from possync.simulator import incoming, outgoing
 from possync.simulator.accounts import account_values
 from possync.simulator.instruments import ContractQuery

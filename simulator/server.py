@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from loguru import logger
+
 from possync.simulator.admin import start_admin
 from possync.simulator.config import HOST, SimulatorConfig
 from possync.simulator.gateway import Gateway

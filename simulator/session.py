@@ -5,6 +5,7 @@ import time
 from typing import TYPE_CHECKING
 
 from loguru import logger
+
 from possync.simulator import incoming, outgoing, wire
 from possync.simulator.pacing import MessageRate
 from possync.simulator.portfolio import DemoPosition

@@ -6,6 +6,7 @@ under `SupervisorSpec`s and `ChildSpec`s. See the module docstrings of `actor`, 
 """
 
 from loguru import logger
+
 from possync.supervisors.actor import ChildContext, SupervisedActor, tell_quietly
 from possync.supervisors.clock import (
     Clock,

@@ -35,11 +35,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pykka
 from loguru import logger
+from pykka._envelope import Envelope
+from pykka.messages import _ActorStop
+
 from possync.supervisors.errors import InjectedFault
 from possync.supervisors.leases import LeaseSet
 from possync.supervisors.messages import ChildExited, ExitReason, Ping
-from pykka._envelope import Envelope
-from pykka.messages import _ActorStop
 
 if TYPE_CHECKING:
     from possync.supervisors.tree import SupervisionTree
@@ -72,10 +73,6 @@ class ChildContext:
         self._reason: ExitReason | None = None
         self._ended = threading.Event()
         self._thread: threading.Thread | None = None
-
-    def tell_supervisor(self, message: Any) -> None:
-        """Tell the supervisor `message` (dropped if the supervisor is gone)."""
-        self._notify_parent(message)
 
     @property
     def reason(self) -> ExitReason | None:

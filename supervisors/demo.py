@@ -6,6 +6,7 @@ python -m supervisors.demo
 import threading
 
 import msgspec
+
 from possync.supervisors import (
     Backoff,
     ChildSpec,

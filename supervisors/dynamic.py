@@ -8,7 +8,7 @@ back with the children of its spec only, and whoever added the others adds them 
 do that in its on_start).
 """
 
-from typing import Any
+from typing import Any, ClassVar
 
 from possync.supervisors.errors import NameTaken
 from possync.supervisors.messages import (
@@ -19,12 +19,14 @@ from possync.supervisors.messages import (
     StartRefused,
     StopChild,
 )
-from possync.supervisors.spec import ChildSpec, Spec, SupervisorSpec
+from possync.supervisors.spec import ChildSpec, Spec, Strategy, SupervisorSpec
 from possync.supervisors.supervisor import Supervisor, _Child
 
 
 class DynamicSupervisor(Supervisor):
     """Supervises children added at run time (see the module docstring)."""
+
+    strategies: ClassVar[frozenset[Strategy]] = frozenset({Strategy.ONE_FOR_ONE})
 
     def on_receive(self, message: Any) -> Any:
         """Handle StartChild and StopChild (replying), and everything a Supervisor handles."""

@@ -11,6 +11,7 @@ from enum import StrEnum
 
 import msgspec
 from loguru import logger
+
 from possync.supervisors.clock import Clock
 
 TREE = "tree"

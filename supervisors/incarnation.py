@@ -1,8 +1,10 @@
 """One incarnation of a child: started synchronously (OTP start_link), stopped by a deadline, or abandoned."""
 
+from collections.abc import Callable
 from typing import Any
 
 import pykka
+
 from possync.supervisors.actor import ChildContext
 from possync.supervisors.errors import Abandoned
 from possync.supervisors.messages import ExitReason, Ping
@@ -12,10 +14,14 @@ from possync.supervisors.spec import Spec
 class Incarnation:
     """A child's current run: its spec, its context (leases, exit record) and its ref once started."""
 
-    def __init__(self, spec: Spec, ctx: ChildContext) -> None:
+    def __init__(
+        self, spec: Spec, ctx: ChildContext, starter: Callable[[Spec, ChildContext], pykka.ActorRef[Any]]
+    ) -> None:
+        """`starter(spec, ctx)` starts the actor (and returns before its on_start has run)."""
         self.spec = spec
         self.ctx = ctx
         self.ref: pykka.ActorRef[Any] | None = None
+        self._starter = starter
 
     @property
     def number(self) -> int:
@@ -32,7 +38,7 @@ class Incarnation:
         timeout_s = self.spec.start_timeout_s
         assert timeout_s is not None  # set by the spec
         try:
-            self.ref = self.spec.start(self.ctx)
+            self.ref = self._starter(self.spec, self.ctx)
         except Exception as error:  # the constructor failed: no thread ever ran
             return self.ctx.end(ExitReason(error))
         self.ctx.tree.names.register(self.ctx.name, self.number, self.ref)

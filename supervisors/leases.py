@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Hashable
 
 from loguru import logger
+
 from possync.supervisors.errors import LeaseSetClosed
 
 

@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 import pykka
+
 from possync.supervisors.actor import tell_quietly
 from possync.supervisors.errors import NameTaken, NoSuchActor
 from possync.supervisors.messages import ExitReason, Terminated

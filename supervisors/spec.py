@@ -17,8 +17,8 @@ from enum import StrEnum
 from typing import Any
 
 import msgspec
-import pykka
-from possync.supervisors.actor import ChildContext, SupervisedActor
+
+from possync.supervisors.actor import SupervisedActor
 
 
 class Restart(StrEnum):
@@ -142,10 +142,6 @@ class ChildSpec(msgspec.Struct, frozen=True):
         _check(self, "shutdown_timeout_s", _positive, "must be positive")
         _check(self, "start_timeout_s", _positive, "must be positive")
 
-    def start(self, ctx: ChildContext) -> pykka.ActorRef[Any]:
-        """Start one incarnation (returns before its on_start has run)."""
-        return self.actor_class.start(ctx, *self.args, **self.kwargs)
-
 
 _MARGIN_S = 5.0
 """Added to the sum of the children's timeouts for a supervisor's default start/shutdown timeout."""
@@ -176,9 +172,6 @@ class SupervisorSpec(msgspec.Struct, frozen=True):
     start_required: bool = True
 
     def __post_init__(self) -> None:
-        from possync.supervisors.dynamic import DynamicSupervisor  # the supervisors import this module
-        from possync.supervisors.supervisor import Supervisor
-
         _check(self, "name", _name, "must be a non-empty str")
         msgspec.structs.force_setattr(self, "children", tuple(self.children))
         _check(
@@ -199,29 +192,27 @@ class SupervisorSpec(msgspec.Struct, frozen=True):
         _check(
             self,
             "actor_class",
-            lambda cls: cls is None or (isinstance(cls, type) and issubclass(cls, Supervisor)),
+            lambda cls: (
+                cls is None
+                or (
+                    (isinstance(cls, type) and issubclass(cls, SupervisedActor))
+                    and hasattr(cls, "strategies")
+                )
+            ),
             "must be None (Supervisor), DynamicSupervisor or a subclass of Supervisor",
         )
         _check(
             self,
             "strategy",
-            lambda strategy: (
-                not issubclass(self.actor_class or Supervisor, DynamicSupervisor)
-                or strategy is Strategy.ONE_FOR_ONE
-            ),
-            "a DynamicSupervisor is always Strategy.ONE_FOR_ONE",
+            lambda strategy: self.actor_class is None or strategy in self.actor_class.strategies,  # type: ignore[attr-defined]
+            f"{getattr(self.actor_class, '__name__', '')} runs only "
+            f"{', '.join(sorted(getattr(self.actor_class, 'strategies', ())))}",
         )
         for field in ("shutdown_timeout_s", "start_timeout_s"):
             if getattr(self, field) is None:
                 default = math.fsum(getattr(child, field) for child in self.children) + _MARGIN_S
                 msgspec.structs.force_setattr(self, field, default)
             _check(self, field, _positive, "must be positive, or None for the default")
-
-    def start(self, ctx: ChildContext) -> pykka.ActorRef[Any]:
-        """Start one incarnation of the supervisor (returns before it has started its children)."""
-        from possync.supervisors.supervisor import Supervisor
-
-        return (self.actor_class or Supervisor).start(ctx, self)
 
     def walk(self) -> list["ChildSpec | SupervisorSpec"]:
         """This spec and every spec below it, depth first."""

@@ -23,9 +23,11 @@ import itertools
 import math
 from collections.abc import Callable
 from functools import partial
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 import msgspec
+import pykka
+
 from possync.supervisors.actor import ChildContext, SupervisedActor, tell_quietly
 from possync.supervisors.clock import Timer
 from possync.supervisors.errors import Escalation, StartFailure
@@ -35,6 +37,14 @@ from possync.supervisors.intensity import RestartIntensity
 from possync.supervisors.messages import ChildExited, ExitReason
 from possync.supervisors.spec import Directive, OnMaxIntensity, Restart, Spec, Strategy, SupervisorSpec
 from possync.supervisors.status import ChildState, ChildStatus
+
+
+def start_actor(spec: Spec, ctx: ChildContext) -> pykka.ActorRef[Any]:
+    """Start one incarnation of `spec` (returns before its on_start has run): a worker with its arguments,
+    a supervisor (`actor_class`, by default `Supervisor`) with its spec."""
+    if isinstance(spec, SupervisorSpec):
+        return (spec.actor_class or Supervisor).start(ctx, spec)
+    return spec.actor_class.start(ctx, *spec.args, **spec.kwargs)
 
 
 class _TimerDue(msgspec.Struct, frozen=True):
@@ -70,6 +80,8 @@ class Supervisor(SupervisedActor):
     """Supervises the children of a SupervisorSpec (see the module docstring); started by its parent."""
 
     crash_on_ask_error = True
+    strategies: ClassVar[frozenset[Strategy]] = frozenset(Strategy)
+    """The strategies this kind of supervisor runs (a SupervisorSpec naming it is checked against them)."""
 
     def __init__(self, ctx: ChildContext | None, spec: SupervisorSpec) -> None:
         if ctx is None:
@@ -255,7 +267,8 @@ class Supervisor(SupervisedActor):
         child.incarnation = self.tree.names.next_incarnation(child.name)
         child.started_at = self.tree.clock.now()
         notify = partial(tell_quietly, self.actor_ref)
-        incarnation = Incarnation(child.spec, ChildContext(child.name, child.incarnation, self.tree, notify))
+        ctx = ChildContext(child.name, child.incarnation, self.tree, notify)
+        incarnation = Incarnation(child.spec, ctx, start_actor)
         reason = incarnation.start()
         if reason is not None:
             child.state = ChildState.RESTARTING

@@ -19,6 +19,7 @@ from typing import Any
 
 import msgspec
 import pykka
+
 from possync.supervisors.actor import ChildContext
 from possync.supervisors.clock import (
     Clock,
@@ -43,6 +44,7 @@ from possync.supervisors.messages import (
 from possync.supervisors.names import NameRegistry
 from possync.supervisors.spec import Spec, SupervisorSpec
 from possync.supervisors.status import ChildState, ChildStatus, TreeState
+from possync.supervisors.supervisor import start_actor
 
 _JOIN_S = 2.0
 """How long `stop()` waits for the threads of released (formerly hung or abandoned) actors to finish."""
@@ -111,7 +113,8 @@ class SupervisionTree:
         name = self.root_spec.name
         self.names.claim(name, TREE)
         number = self.names.next_incarnation(name)
-        self._root = Incarnation(self.root_spec, ChildContext(name, number, self, self._on_root_exit))
+        ctx = ChildContext(name, number, self, self._on_root_exit)
+        self._root = Incarnation(self.root_spec, ctx, start_actor)
         reason = self._root.start()
         if reason is not None:
             self.events.record(EventKind.START_FAILED, TREE, name, number, str(reason))

@@ -1,21 +1,28 @@
 """Suite-wide guards and fixtures.
 
-Guards: fail any test in which ib_insync silently dropped a malformed server message.
+Guards: fail any test in which the IB client silently dropped a malformed server message.
 Fixtures: `simulator` / `simulator_factory` start in-process simulated gateways (stopped after the
-test); `ib` / `ib_factory` connect unmodified ib_insync clients to them with unique client ids.
+test); `ib` / `ib_factory` connect unmodified IB clients (`tests.helpers.ib_module()`) to them with unique
+client ids; `each_ib_client` (autouse in the gateway-facing test folders) runs a test once per client.
 """
 
 import itertools
 import logging
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
-import ib_insync  # (must first be imported in the main thread)
+import ib_async  # noqa: F401  (both clients: imported first, in the main thread)
+import ib_insync  # noqa: F401
 import pytest
+from loguru import logger
+
 from possync.simulator import Simulator, SimulatorConfig
+from tests.helpers import IB_CLIENTS, using_ib_client
 
 _DROPPED_MESSAGE_LOGS = ("Error handling fields", "Error for ")
-"""What ib_insync logs when a server message has the wrong fields: the decoder failed, or the wrapper
-method it fed raised (too few fields)."""
+"""What ib_insync and ib_async log when a server message has the wrong fields: the decoder failed, or the
+wrapper method it fed raised (too few fields)."""
 
 TEST_SIMULATOR = {"positions": 10, "tick_hz": 20.0, "snapshot_hold": 0.2, "admin_port": 0}
 """Simulator settings for tests: small portfolio, fast ticks, short snapshots, admin endpoint on."""
@@ -29,7 +36,7 @@ def next_client_id() -> int:
 
 
 class _FieldErrorCatcher(logging.Handler):
-    """Collects ib_insync's log lines about a server message it could not handle."""
+    """Collects the IB clients' log lines about a server message they could not handle."""
 
     def __init__(self) -> None:
         super().__init__(level=logging.DEBUG)
@@ -43,13 +50,21 @@ class _FieldErrorCatcher(logging.Handler):
 
 @pytest.fixture(autouse=True)
 def fail_on_dropped_ib_messages():
-    """A server message ib_insync could not parse fails the test instead of timing it out."""
+    """A server message an IB client could not parse fails the test instead of timing it out."""
     catcher = _FieldErrorCatcher()
-    ib_logger = logging.getLogger("ib_insync")
-    ib_logger.addHandler(catcher)
+    loggers = [logging.getLogger(name) for name in IB_CLIENTS]
+    for ib_logger in loggers:
+        ib_logger.addHandler(catcher)
     yield
-    ib_logger.removeHandler(catcher)
-    assert not catcher.records, f"ib_insync dropped malformed server messages: {catcher.records}"
+    for ib_logger in loggers:
+        ib_logger.removeHandler(catcher)
+    assert not catcher.records, f"the IB client dropped malformed server messages: {catcher.records}"
+
+
+def each_ib_client(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run the test once per IB client library (made an autouse fixture by the gateway-facing folders)."""
+    with using_ib_client(request.param) as name:
+        yield name
 
 
 @pytest.fixture
@@ -75,19 +90,19 @@ def simulator(simulator_factory: Callable[..., Simulator]) -> Simulator:
 
 
 @pytest.fixture
-def ib_factory(simulator_factory: Callable[..., Simulator]) -> Iterator[Callable[..., ib_insync.IB]]:
-    """Connect ib_insync clients (readonly, unique client ids unless given); disconnected after the test."""
-    clients: list[ib_insync.IB] = []
+def ib_factory(simulator_factory: Callable[..., Simulator]) -> Iterator[Callable[..., Any]]:
+    """Connect IB clients (readonly, unique client ids unless given); disconnected after the test."""
+    clients: list[Any] = []
 
     def connect(
         sim: Simulator,
         client_id: int | None = None,
         readonly: bool = True,
-        ib: ib_insync.IB | None = None,
+        ib: Any | None = None,
         **kwargs: object,
-    ) -> ib_insync.IB:
+    ) -> Any:
         """Connect `ib` (a fresh IB when None, else one the test prepared, e.g. with handlers)."""
-        ib = ib or ib_insync.IB()
+        ib = ib or Any()
         clients.append(ib)
         client_id = next_client_id() if client_id is None else client_id
         kwargs.setdefault("timeout", 10)
@@ -100,6 +115,25 @@ def ib_factory(simulator_factory: Callable[..., Simulator]) -> Iterator[Callable
 
 
 @pytest.fixture
-def ib(simulator: Simulator, ib_factory: Callable[..., ib_insync.IB]) -> ib_insync.IB:
+def ib(simulator: Simulator, ib_factory: Callable[..., Any]) -> Any:
     """An ib_insync client connected (readonly) to the `simulator` fixture."""
     return ib_factory(simulator)
+
+
+@pytest.fixture
+def lake_root(tmp_path: Path) -> Path:
+    """An empty lake root directory (the lake tests have their own: not created)."""
+    root = tmp_path / "lake"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def warnings_logged() -> Iterator[list[str]]:
+    """The text of every WARNING-or-worse line our actors log during the test."""
+    lines: list[str] = []
+    logger.enable("possync.actors")
+    sink = logger.add(lambda message: lines.append(message.record["message"]), level="WARNING")
+    yield lines
+    logger.remove(sink)
+    logger.disable("possync.actors")

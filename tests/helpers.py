@@ -1,8 +1,20 @@
-"""Test helpers: wait for a condition with a deadline instead of sleeping and hoping."""
+"""Test helpers: wait for a condition with a deadline instead of sleeping and hoping; the IB client of a test.
 
+The gateway-facing tests run once per IB client library (`IB_CLIENTS`): a parametrized autouse fixture
+(`tests.conftest.each_ib_client`) sets the one in use, and every settings builder and client factory of the
+suite reads it through `ib_client()` / `ib_module()`.
+"""
+
+import importlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import ModuleType
 from typing import TypeVar
+
+IB_CLIENTS = ("ib_insync", "ib_async")
+"""The IB client libraries possync supports (`ib.client`)."""
+_current = ["ib_insync"]
 
 T = TypeVar("T")
 
@@ -27,3 +39,23 @@ def holds_throughout(condition: Callable[[], object], seconds: float, message: s
     while time.monotonic() < deadline:
         assert condition(), message or f"{condition} stopped holding"
         time.sleep(0.02)
+
+
+def ib_client() -> str:
+    """The IB client library the current test uses (ib_insync unless the test runs for each)."""
+    return _current[0]
+
+
+def ib_module() -> ModuleType:
+    """The module of `ib_client()` (`ib_insync` or `ib_async`)."""
+    return importlib.import_module(_current[0])
+
+
+@contextmanager
+def using_ib_client(name: str) -> Iterator[str]:
+    """Within the block, `ib_client()` is `name`."""
+    before, _current[0] = _current[0], name
+    try:
+        yield name
+    finally:
+        _current[0] = before

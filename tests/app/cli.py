@@ -9,15 +9,27 @@ import threading
 from pathlib import Path
 
 from tests.app.support import REPO
+from tests.helpers import ib_client
 
 RUN = [sys.executable, str(REPO / "run.py")]
 COMMAND_TIMEOUT_S = 60.0
 
 
+def _env() -> dict[str, str]:
+    """This process's environment, with the IB client of the current test for the service."""
+    return {**os.environ, "POSSYNC_IB_CLIENT": ib_client()}
+
+
 def run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run `python run.py ARGS` in `cwd` to completion; its exit code, stdout and stderr."""
     return subprocess.run(
-        [*RUN, *args], cwd=cwd, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S, check=False
+        [*RUN, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT_S,
+        check=False,
+        env=_env(),
     )
 
 
@@ -25,7 +37,9 @@ def start_service(args: list[str], cwd: Path) -> tuple[subprocess.Popen[bytes], 
     """Start `python run.py ARGS` in `cwd`; the process and the file collecting its output."""
     log = cwd / "service.log"
     with log.open("wb") as sink:
-        process = subprocess.Popen([*RUN, *args], cwd=cwd, stdin=subprocess.DEVNULL, stdout=sink, stderr=sink)
+        process = subprocess.Popen(
+            [*RUN, *args], cwd=cwd, stdin=subprocess.DEVNULL, stdout=sink, stderr=sink, env=_env()
+        )
     return process, log
 
 
@@ -33,7 +47,7 @@ def run_on_terminal(args: list[str], cwd: Path, timeout_s: float) -> tuple[int, 
     """Run `python run.py ARGS` in `cwd` with its output on a pseudo-terminal; its exit code and output."""
     controller, terminal = pty.openpty()
     process = subprocess.Popen(
-        [*RUN, *args], cwd=cwd, stdin=subprocess.DEVNULL, stdout=terminal, stderr=terminal
+        [*RUN, *args], cwd=cwd, stdin=subprocess.DEVNULL, stdout=terminal, stderr=terminal, env=_env()
     )
     os.close(terminal)
     chunks: list[bytes] = []

@@ -14,16 +14,17 @@ from typing import Any
 
 import msgspec
 from deltalake import DeltaTable
-from possync.actors.lake_query import query
-from possync.actors.lake_tables import POSITION_UPDATES, TABLES
-from possync.actors.registry_store import append_change
+
+from possync._run import demo_contract
+from possync.actors.lake._query import query
+from possync.actors.lake._tables import POSITION_UPDATES, TABLES
+from possync.actors.registry._store import append_change
 from possync.config import Settings
 from possync.messages.domain import utc_now
 from possync.messages.lake import StrategyChange
 from possync.simulator import DemoPosition
-
-from possync.cli import demo_contract
 from tests.conftest import next_client_id
+from tests.helpers import ib_client
 
 POSITIONS = 200
 ACTIVE = 20
@@ -40,7 +41,12 @@ def free_port() -> int:
 def scenario_settings(gateway_port: int, tmp: Path, http_port: int = 0) -> dict[str, dict[str, Any]]:
     """Settings (as TOML-like sections) for a quick service against a gateway, everything under `tmp`."""
     return {
-        "ib": {"port": gateway_port, "client_id": next_client_id(), "connect_timeout_s": 5.0},
+        "ib": {
+            "port": gateway_port,
+            "client_id": next_client_id(),
+            "connect_timeout_s": 5.0,
+            "client": ib_client(),
+        },
         "lake": {"root": str(tmp / "lake"), "flush_interval_s": 0.2},
         "poller": {"interval_s": 0.5, "batch_size": POSITIONS, "reconcile_interval_s": 60.0},
         "queue": {"state_file": str(tmp / "state" / "queue.msgpack"), "save_interval_s": 0.5},

@@ -4,8 +4,8 @@ import socket
 from pathlib import Path
 
 import pytest
-from possync.actors.registry_store import StrategyLog, latest_per_conid
 
+from possync.actors.registry._store import StrategyLog, latest_per_conid
 from tests.app.cli import run_cli
 from tests.app.support import free_port, scenario_settings, write_toml
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from possync.simulator import Simulator
 
+from possync.simulator import Simulator
 from tests.app.cli import run_cli, start_service
 from tests.app.support import (
     ACTIVE,

@@ -9,13 +9,13 @@ from typing import Any
 
 import pykka
 import pytest
+
+from possync import ChangeRefusedError, Service
+from possync.actors.names import QUEUE, REGISTRY
 from possync.messages.domain import Observation, Source
-from possync.messages.routing import QUEUE, REGISTRY
 from possync.messages.status import ServiceStatus
 from possync.simulator import Simulator
 from possync.supervisors import EventKind, TreeStartError, TreeState
-
-from possync import ChangeRefusedError, Service
 from tests.app.support import (
     ACTIVE,
     POSITIONS,

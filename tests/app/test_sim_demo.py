@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from possync.cli import SIM_ACTIVE, SIM_LAKE
+from possync._run import SIM_ACTIVE, SIM_LAKE
 from tests.app.cli import run_cli, run_on_terminal
 
 STATUS_LINE = re.compile(

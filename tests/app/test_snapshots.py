@@ -9,12 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from possync.messages.domain import Contract, Observation, Source
-from possync.messages.queue import GetQueueStatus
-from possync.messages.routing import QUEUE, Enqueue
-from possync.simulator import Simulator
 
 from possync import Service
+from possync.actors.names import QUEUE
+from possync.messages.domain import Contract, Observation, Source
+from possync.messages.queue import GetQueueStatus
+from possync.messages.routing import Enqueue
+from possync.simulator import Simulator
 from tests.app.support import as_settings, register_active, scenario_settings
 from tests.helpers import wait_until
 

@@ -4,12 +4,10 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from possync.config import ConfigError, Settings, load_settings
 
-IB_KEYS = (
-    "host, port, client_id, account, connect_timeout_s, readonly, pacing_per_s, lost_grace_s, "
-    "hung_reconnect_s"
-)
+from possync.config import ConfigError, IbSettings, Settings, load_settings
+
+IB_KEYS = ", ".join(IbSettings.__struct_fields__)
 
 
 @pytest.fixture
@@ -196,3 +194,15 @@ def test_file_that_is_not_utf8_names_the_file(tmp_path):
 def test_invalid_toml_names_the_file_and_the_position(toml_file):
     path = toml_file("[ib]\nport =\n")
     assert config_error(path).startswith(f"config error: invalid TOML in {path}: Invalid value (at line 2")
+
+
+def test_an_unknown_ib_client_names_the_two_choices() -> None:
+    message = config_error(environ={"POSSYNC_IB_CLIENT": "ibapi"})
+    assert message == (
+        'config error: ib.client = \'ibapi\' (from POSSYNC_IB_CLIENT): must be one of "ib_async", "ib_insync"'
+    )
+
+
+def test_the_ib_client_is_chosen_by_the_environment() -> None:
+    assert load_settings(None, {"POSSYNC_IB_CLIENT": "ib_async"}).ib.client == "ib_async"
+    assert load_settings(None, {}).ib.client == "ib_insync"

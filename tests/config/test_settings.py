@@ -5,6 +5,7 @@ from importlib import resources
 
 import msgspec
 import pytest
+
 from possync.config import InvalidSetting, LogSettings, Settings, SupervisionSettings
 
 

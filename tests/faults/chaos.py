@@ -28,13 +28,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from loguru import logger
-from possync.actors.lake_tables import TABLES
-from possync.actors.stream import stream_name
-from possync.messages.poller import RECONCILER
-from possync.messages.routing import CONNECTION, LAKE_WRITER, POLLER, QUEUE, REGISTRY, SLOT_ALLOCATOR, UPDATES
+
+from possync.actors.lake._tables import TABLES
+from possync.actors.names import (
+    CONNECTION,
+    LAKE_WRITER,
+    POLLER,
+    QUEUE,
+    RECONCILER,
+    REGISTRY,
+    SLOT_ALLOCATOR,
+    UPDATES,
+    stream_name,
+)
 from possync.simulator import Simulator, SimulatorConfig
 from possync.supervisors import EventKind
-
 from tests.faults import invariants
 from tests.faults.rig import Rig
 

@@ -5,10 +5,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from possync.simulator import Simulator
 
+from possync.simulator import Simulator
 from tests.faults.rig import Rig
-from tests.storage.conftest import warnings_logged  # noqa: F401  (the fixture, shared)
 
 POSITIONS = 30
 

@@ -27,11 +27,12 @@ from pathlib import Path
 import msgspec
 import pykka
 from deltalake import DeltaTable
-from possync.actors.lake_query import query
-from possync.actors.lake_tables import POSITION_UPDATES
+
+from possync.actors.lake._query import query
+from possync.actors.lake._tables import POSITION_UPDATES
+from possync.actors.names import CONNECTION, SLOT_ALLOCATOR
 from possync.messages.connection import GetConnectionStatus
 from possync.messages.domain import Observation
-from possync.messages.routing import CONNECTION, SLOT_ALLOCATOR
 from possync.messages.slots import GetSlotStatus
 from possync.simulator import Simulator
 from possync.supervisors import EventKind, SupervisionEvent, SupervisionTree

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from possync.simulator import DemoPosition, SimulatorStats
 
+from possync.simulator import DemoPosition, SimulatorStats
 from tests.app.support import REPO, free_port
 from tests.helpers import wait_until
 

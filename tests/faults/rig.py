@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+
+from possync import Service
 from possync.config import Settings
 from possync.simulator import Simulator
 from possync.supervisors import EventKind, SupervisionEvent
-
-from possync import Service
 from tests.app.support import register_active, scenario_settings
 from tests.faults import invariants
 from tests.faults.invariants import Acknowledged, Leftovers

@@ -9,12 +9,20 @@ actor's next message, so the scenario pokes actors that get no message of their 
 from collections.abc import Callable
 
 import pytest
-from possync.actors.stream import stream_name
-from possync.messages.poller import RECONCILER
-from possync.messages.routing import CONNECTION, LAKE_WRITER, POLLER, QUEUE, REGISTRY, SLOT_ALLOCATOR, UPDATES
+
+from possync.actors.names import (
+    CONNECTION,
+    LAKE_WRITER,
+    POLLER,
+    QUEUE,
+    RECONCILER,
+    REGISTRY,
+    SLOT_ALLOCATOR,
+    UPDATES,
+    stream_name,
+)
 from possync.simulator import Simulator
 from possync.supervisors import EventKind
-
 from tests.faults.rig import Rig
 
 pytestmark = pytest.mark.timeout(90)

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from possync.actors.lake_tables import ACTIVE_STRATEGIES
-from possync.actors.registry_store import append_rows
-from possync.actors.stream import stream_name
+
+from possync import ChangeRefusedError, Service
+from possync.actors.lake._tables import ACTIVE_STRATEGIES
+from possync.actors.names import stream_name
+from possync.actors.registry._store import append_rows
 from possync.config import ConfigError
 from possync.messages.domain import Contract
 from possync.simulator import Simulator
-
-from possync import ChangeRefusedError, Service
 from tests.app.support import write_toml
 from tests.faults.proxy import GatewayProxy
 from tests.faults.rig import Rig, during, fault_settings

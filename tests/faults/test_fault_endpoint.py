@@ -10,13 +10,12 @@ from typing import Any
 
 import msgspec
 import pytest
-from possync.actors.stream import stream_name
-from possync.config import Settings
-from possync.messages.routing import QUEUE
-from possync.simulator import Simulator
-from possync.supervisors import EventKind
 
 from possync import Service
+from possync.actors.names import QUEUE, stream_name
+from possync.config import Settings
+from possync.simulator import Simulator
+from possync.supervisors import EventKind
 from tests.faults.rig import Rig, fault_settings
 from tests.helpers import wait_until
 

@@ -5,10 +5,10 @@ changes under the service (101 refusals). Each ends with every invariant (`Rig.f
 from collections.abc import Callable
 
 import pytest
-from possync.messages.routing import CONNECTION
+
+from possync.actors.names import CONNECTION
 from possync.simulator import Simulator
 from possync.supervisors import EventKind
-
 from tests.faults.rig import Rig, during
 from tests.helpers import wait_until
 

@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from possync.actors.lake_tables import TABLES
-from possync.actors.lake_writer import LakeWriterActor
+
+from possync.actors.lake._tables import TABLES
+from possync.actors.lake._writer import LakeWriterActor
+from possync.actors.names import LAKE_WRITER
 from possync.messages.lake import BatchCommitted, GetLakeStatus, LakeStatus
-from possync.messages.routing import LAKE_WRITER
 from possync.simulator import Simulator
 from possync.supervisors import EventKind
 from possync.supervisors.errors import InjectedFault
-
 from tests.faults.invariants import lake_identities
 from tests.faults.rig import Rig, during
 from tests.helpers import wait_until

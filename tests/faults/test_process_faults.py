@@ -10,10 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from possync.messages.routing import CONNECTION
+
+from possync.actors.names import CONNECTION
 from possync.simulator import Simulator
 from possync.supervisors import EventKind
-
 from tests.app.support import REPO, free_port, get_json, register_active, write_toml
 from tests.faults.invariants import Acknowledged, exactly_once, lake_identities
 from tests.faults.processes import GatewayProcess

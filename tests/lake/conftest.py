@@ -7,9 +7,9 @@ from typing import Any
 
 import pykka
 import pytest
-from possync.actors.lake_writer import LakeWriterActor
-from possync.config.settings import LakeSettings
 
+from possync.actors.lake._writer import LakeWriterActor
+from possync.config.settings import LakeSettings
 from tests.helpers import wait_until
 
 

@@ -1,6 +1,6 @@
 """Helpers of the lake tests (also used by the SIGKILL child): observations with ids, reading tables, status.
 
-Tables are read through `actors.lake_query` (see there why not `DeltaTable.to_pyarrow_table()`).
+Tables are read through `possync.actors.lake.query` (see there why not `DeltaTable.to_pyarrow_table()`).
 """
 
 from collections import Counter
@@ -10,10 +10,10 @@ from typing import Any
 import pyarrow as pa
 import pykka
 from deltalake import DeltaTable
-from possync.actors import lake_query
+
+from possync.actors.lake import _query as lake_query
 from possync.messages.domain import Contract, Observation, Source, utc_now
 from possync.messages.lake import GetLakeStatus, LakeStatus
-
 from tests.helpers import wait_until
 
 AAPL = Contract(265598, "AAPL", "STK")

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from possync.actors import journal as journal_module
-from possync.actors.journal import MAGIC, Journal, JournalLockedError
+
+from possync.actors.lake import _journal as journal_module
+from possync.actors.lake._journal import MAGIC, Journal, JournalLockedError
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -17,14 +17,14 @@ from typing import Any
 
 import pykka
 from loguru import logger
-from possync.actors.lake_writer import LakeWriterActor
+
+from possync.actors.lake._writer import LakeWriterActor
+from possync.actors.names import LAKE_WRITER
 from possync.config.settings import LakeSettings
 from possync.messages.lake import FlushNow, RowsAccepted, WriteRows
-from possync.messages.routing import LAKE_WRITER
 from possync.supervisors.errors import InjectedFault
 from possync.supervisors.spec import ChildSpec, SupervisorSpec
 from possync.supervisors.tree import SupervisionTree
-
 from tests.helpers import wait_until
 from tests.lake.support import observations, status
 

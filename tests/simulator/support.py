@@ -10,9 +10,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ib_insync import IB
+
 from possync.simulator import Simulator
 from possync.simulator.wire import GREETING, Field, frame, frame_text, split_fields
-
 from tests.helpers import wait_until
 
 T = TypeVar("T")

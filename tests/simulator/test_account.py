@@ -4,8 +4,8 @@ from collections.abc import Callable
 
 import pytest
 from ib_insync import IB, PortfolioItem, Position
-from possync.simulator import Simulator
 
+from possync.simulator import Simulator
 from tests.simulator.support import admin, barrier, ib_wait
 
 Connect = Callable[..., IB]

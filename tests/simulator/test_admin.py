@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 from ib_insync import IB, Stock
-from possync.simulator import Simulator
 
+from possync.simulator import Simulator
 from tests.simulator.support import admin, ib_wait
 
 Connect = Callable[..., IB]

@@ -5,9 +5,9 @@ import struct
 
 import pytest
 from ib_insync import IB, Stock
+
 from possync.simulator import Simulator
 from possync.simulator.wire import GREETING, frame, frame_text
-
 from tests.conftest import next_client_id
 from tests.helpers import wait_until
 from tests.simulator.support import RawClient, barrier, ib_wait

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 from ib_insync import IB
-from possync.simulator import Simulator
 
+from possync.simulator import Simulator
 from tests.conftest import next_client_id
 from tests.simulator.support import admin
 

@@ -1,6 +1,7 @@
 """Bad simulator settings are refused with a message naming the setting and the fix."""
 
 import pytest
+
 from possync.simulator import SimulatorConfig
 
 

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import pytest
 from ib_insync import IB
-from possync.simulator import Simulator, SimulatorConfig
 
+from possync.simulator import Simulator, SimulatorConfig
 from tests.conftest import TEST_SIMULATOR, next_client_id
 from tests.helpers import wait_until
 from tests.simulator.support import RawClient, barrier, ib_wait

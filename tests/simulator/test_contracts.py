@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 from ib_insync import IB, Contract, Option, Stock
+
 from possync.simulator import Simulator
 
 

@@ -4,8 +4,8 @@ from collections.abc import Callable
 
 import pytest
 from ib_insync import IB, LimitOrder, Stock
-from possync.simulator import Simulator
 
+from possync.simulator import Simulator
 from tests.helpers import wait_until
 from tests.simulator.support import barrier, ib_wait
 from tests.simulator.test_market_data import _updates, assert_no_more_ticks

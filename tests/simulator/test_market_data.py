@@ -5,8 +5,8 @@ from collections.abc import Callable
 
 import pytest
 from ib_insync import IB, Contract, Stock, Ticker
-from possync.simulator import Simulator
 
+from possync.simulator import Simulator
 from tests.conftest import next_client_id
 from tests.helpers import wait_until
 from tests.simulator.support import RawClient, barrier, ib_wait

@@ -8,6 +8,7 @@ import struct
 from datetime import date
 
 import pytest
+
 from possync.simulator import outgoing
 from possync.simulator.portfolio import Portfolio
 

@@ -4,6 +4,7 @@ import re
 from datetime import date
 
 import pytest
+
 from possync.simulator.instruments import ContractQuery
 from possync.simulator.portfolio import Portfolio
 

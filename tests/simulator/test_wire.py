@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import pytest
+
 from possync.simulator.wire import (
     GREETING,
     MAX_FRAME,

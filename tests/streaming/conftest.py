@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 from loguru import logger
-from possync.simulator import Simulator
 
+from possync.simulator import Simulator
 from tests.helpers import wait_until
 from tests.streaming.support import Harness, active, settings_for
 
@@ -60,3 +60,12 @@ def log_lines() -> Iterator[list[tuple[str, str]]]:
     yield lines
     logger.remove(sink)
     logger.disable("possync.actors")
+
+
+import pytest  # noqa: E402
+
+from tests.conftest import each_ib_client as _each  # noqa: E402
+from tests.helpers import IB_CLIENTS  # noqa: E402
+
+each_ib_client = pytest.fixture(autouse=True, params=IB_CLIENTS)(_each)
+"""Every test of this folder runs once per IB client library (ib_insync, ib_async)."""

@@ -13,20 +13,23 @@ from typing import Any
 
 import msgspec
 import pykka
-from possync.actors.session import session_spec
-from possync.actors.stream import stream_name
-from possync.actors.stream_handlers import StreamHandlers
-from possync.config.settings import IbSettings, Settings, SlotSettings, StreamSettings, SupervisionSettings
-from possync.messages.connection import ConnectionStatus, GetConnectionStatus
-from possync.messages.domain import Contract, Observation
-from possync.messages.lake import WriteRows
-from possync.messages.routing import (
+
+from possync.actors.names import (
     CONNECTION,
     LAKE_WRITER,
     QUEUE,
     REGISTRY,
     SLOT_ALLOCATOR,
     STREAMS,
+    stream_name,
+)
+from possync.actors.streaming._handlers import StreamHandlers
+from possync.actors.tree import session_spec
+from possync.config.settings import IbSettings, Settings, SlotSettings, StreamSettings, SupervisionSettings
+from possync.messages.connection import ConnectionStatus, GetConnectionStatus
+from possync.messages.domain import Contract, Observation
+from possync.messages.lake import WriteRows
+from possync.messages.routing import (
     ActiveContract,
     ActiveContracts,
     ContractActivated,
@@ -47,9 +50,8 @@ from possync.supervisors import (
     SupervisionTree,
     SupervisorSpec,
 )
-
 from tests.conftest import next_client_id
-from tests.helpers import wait_until
+from tests.helpers import ib_client, wait_until
 
 ASK_S = 10.0
 WAIT_S = 30.0
@@ -99,7 +101,13 @@ class FakeRegistry(SupervisedActor):
 def settings_for(sim: Simulator, **sections: Any) -> Settings:
     """Test settings: this simulator, a fresh client id, short timeouts and backoffs; override by section."""
     defaults: dict[str, Any] = {
-        "ib": IbSettings(port=sim.port, client_id=next_client_id(), connect_timeout_s=5.0, lost_grace_s=30.0),
+        "ib": IbSettings(
+            port=sim.port,
+            client_id=next_client_id(),
+            connect_timeout_s=5.0,
+            lost_grace_s=30.0,
+            client=ib_client(),  # type: ignore[arg-type]
+        ),
         "slots": SlotSettings(budget=100, regrow_s=0.5, reconcile_s=0.5),
         "streams": StreamSettings(silent_after_s=30.0),
         "supervision": SupervisionSettings(intensity=20, period_s=10, backoff_min_s=0.05, backoff_max_s=0.5),

@@ -3,9 +3,10 @@
 from collections.abc import Callable
 
 import pytest
-from possync.messages.routing import STREAMS, Dequeue, PositionChanged
-from possync.messages.streams import GetActiveStreams
 
+from possync.actors.names import STREAMS
+from possync.messages.routing import Dequeue, PositionChanged
+from possync.messages.streams import GetActiveStreams
 from tests.helpers import wait_until
 from tests.streaming.support import Harness, active
 

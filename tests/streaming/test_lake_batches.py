@@ -7,11 +7,11 @@ from collections import Counter
 from collections.abc import Callable
 
 import pytest
-from possync.actors.stream import stream_name
+
+from possync.actors.names import stream_name
 from possync.messages.domain import Observation
 from possync.messages.lake import WriteRows
 from possync.messages.streams import CheckSilence
-
 from tests.helpers import wait_until
 from tests.streaming.support import Harness
 

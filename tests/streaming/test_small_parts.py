@@ -1,12 +1,13 @@
 """Small parts: outage logging without spam, handlers, and the shape of the session subtree."""
 
 import pytest
-from possync.actors.outage_log import OutageLog
-from possync.actors.session import session_spec
-from possync.actors.stream_handlers import StreamHandlers
+
+from possync.actors.gateway._outage_log import OutageLog
+from possync.actors.names import CONNECTION, SLOT_ALLOCATOR, STREAMS, UPDATES
+from possync.actors.streaming._handlers import StreamHandlers
+from possync.actors.tree import session_spec
 from possync.config.settings import Settings
 from possync.messages.domain import Contract, Observation, Source, utc_now
-from possync.messages.routing import CONNECTION, SLOT_ALLOCATOR, STREAMS, UPDATES
 from possync.supervisors import ChildSpec, OnMaxIntensity, Strategy, SupervisedActor
 
 

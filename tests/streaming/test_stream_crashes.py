@@ -3,12 +3,11 @@
 from collections.abc import Callable
 
 import pytest
-from possync.actors.stream import stream_name
+
+from possync.actors.names import CONNECTION, SLOT_ALLOCATOR, stream_name
 from possync.messages.connection import GatewayNotice
-from possync.messages.routing import CONNECTION, SLOT_ALLOCATOR
 from possync.messages.slots import AcquireSlot, RegrowBudget, SlotGranted
 from possync.supervisors import EventKind, SupervisedActor
-
 from tests.helpers import wait_until
 from tests.streaming.support import Harness, Recording
 

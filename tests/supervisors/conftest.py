@@ -6,8 +6,8 @@ from typing import Any
 
 import pykka
 import pytest
-from possync.supervisors import FakeScheduler, SupervisionTree, SupervisorSpec
 
+from possync.supervisors import FakeScheduler, SupervisionTree, SupervisorSpec
 from tests.helpers import wait_until
 from tests.supervisors.support import Inbox, running
 

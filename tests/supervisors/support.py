@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 import msgspec
 import pykka
+
 from possync.supervisors import (
     ChildContext,
     ChildSpec,
@@ -16,7 +17,6 @@ from possync.supervisors import (
     SupervisorSpec,
     Terminated,
 )
-
 from tests.helpers import wait_until
 
 A = TypeVar("A", bound=pykka.Actor)

@@ -4,7 +4,6 @@ import random
 from collections.abc import Callable
 
 from possync.supervisors import Backoff, ChildSpec, FakeScheduler, SupervisionTree, SupervisorSpec
-
 from tests.supervisors.support import Worker, crash, wait_event
 
 

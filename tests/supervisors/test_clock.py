@@ -3,6 +3,7 @@
 import threading
 
 import pytest
+
 from possync.supervisors import FakeClock, FakeScheduler, ThreadScheduler
 
 

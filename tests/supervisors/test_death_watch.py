@@ -5,8 +5,8 @@ from typing import Any
 
 import pykka
 import pytest
-from possync.supervisors import ChildSpec, NoSuchActor, Restart, SupervisionTree, SupervisorSpec, Terminated
 
+from possync.supervisors import ChildSpec, NoSuchActor, Restart, SupervisionTree, SupervisorSpec, Terminated
 from tests.helpers import wait_until
 from tests.supervisors.support import Nudge, StopSelf, Worker, crash, received, wait_event
 

@@ -3,7 +3,6 @@
 from collections.abc import Callable
 
 from possync.supervisors import ChildSpec, ChildState, Decider, Directive, SupervisionTree, SupervisorSpec
-
 from tests.supervisors.support import Worker, crash, trace, wait_event
 
 

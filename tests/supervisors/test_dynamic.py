@@ -3,6 +3,7 @@
 from collections.abc import Callable
 
 import pytest
+
 from possync.supervisors import (
     ChildSpec,
     ChildStarted,
@@ -14,7 +15,6 @@ from possync.supervisors import (
     SupervisionTree,
     SupervisorSpec,
 )
-
 from tests.supervisors.support import Boom, FailingStart, Nudge, Worker, crash, trace, wait_event
 
 STREAMS = SupervisorSpec("streams", actor_class=DynamicSupervisor, intensity=5)

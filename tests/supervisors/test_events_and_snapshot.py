@@ -14,7 +14,6 @@ from possync.supervisors import (
     SupervisionTree,
     SupervisorSpec,
 )
-
 from tests.supervisors.support import Worker, crash, wait_event
 
 

@@ -5,6 +5,7 @@ from typing import Any
 
 import pykka
 import pytest
+
 from possync.supervisors import (
     ChildContext,
     ChildExited,
@@ -13,7 +14,6 @@ from possync.supervisors import (
     SupervisorSpec,
     Terminated,
 )
-
 from tests.helpers import wait_until
 from tests.supervisors.support import Boom, Fail, FailingStart, Inbox, Nudge, Worker, received, running
 

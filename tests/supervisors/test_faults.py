@@ -5,8 +5,8 @@ from collections.abc import Callable
 
 import pykka
 import pytest
-from possync.supervisors import ChildSpec, Faults, InjectedFault, SupervisionTree, SupervisorSpec
 
+from possync.supervisors import ChildSpec, Faults, InjectedFault, SupervisionTree, SupervisorSpec
 from tests.helpers import wait_until
 from tests.supervisors.support import Nudge, Worker, trace, wait_event
 

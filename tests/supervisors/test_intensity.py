@@ -10,7 +10,6 @@ from possync.supervisors import (
     SupervisorSpec,
     TreeState,
 )
-
 from tests.helpers import wait_until
 from tests.supervisors.support import Worker, crash, trace, wait_event
 

@@ -4,6 +4,7 @@ import threading
 from collections.abc import Callable
 
 import pytest
+
 from possync.supervisors import (
     ChildSpec,
     FakeScheduler,
@@ -13,7 +14,6 @@ from possync.supervisors import (
     SupervisionTree,
     SupervisorSpec,
 )
-
 from tests.supervisors.support import LeaseHolder, Ledger, Nudge, Worker, crash, trace, wait_event
 
 

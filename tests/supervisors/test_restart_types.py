@@ -3,8 +3,8 @@
 from collections.abc import Callable
 
 import pytest
-from possync.supervisors import ChildSpec, ChildState, Restart, SupervisionTree, SupervisorSpec
 
+from possync.supervisors import ChildSpec, ChildState, Restart, SupervisionTree, SupervisorSpec
 from tests.supervisors.support import Boom, Fail, StopSelf, Worker, trace, wait_event
 
 

@@ -4,8 +4,8 @@ import threading
 from collections.abc import Callable
 
 import pykka
-from possync.supervisors import ChildSpec, Strategy, SupervisionTree, SupervisorSpec, TreeState
 
+from possync.supervisors import ChildSpec, Strategy, SupervisionTree, SupervisorSpec, TreeState
 from tests.supervisors.support import NESTED, LeaseHolder, Ledger, Nudge, Worker, crash, trace, wait_event
 
 

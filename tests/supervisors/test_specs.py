@@ -1,6 +1,7 @@
 """Bad specs are refused at construction with an error naming the field, the value and the fix."""
 
 import pytest
+
 from possync.supervisors import (
     Backoff,
     ChildSpec,
@@ -12,7 +13,6 @@ from possync.supervisors import (
     Supervisor,
     SupervisorSpec,
 )
-
 from tests.supervisors.support import Worker
 
 
@@ -32,7 +32,7 @@ from tests.supervisors.support import Worker
         (lambda: SupervisorSpec("s", children=("a",)), "each child must be a ChildSpec or a SupervisorSpec"),
         (
             lambda: SupervisorSpec("s", actor_class=DynamicSupervisor, strategy=Strategy.ONE_FOR_ALL),
-            "a DynamicSupervisor is always Strategy.ONE_FOR_ONE",
+            "DynamicSupervisor runs only one_for_one",
         ),
         (lambda: SupervisorSpec("s", actor_class=Worker), "must be None (Supervisor), DynamicSupervisor"),
     ],

@@ -4,6 +4,7 @@ import threading
 from collections.abc import Callable
 
 import pytest
+
 from possync.supervisors import (
     Backoff,
     ChildSpec,
@@ -15,7 +16,6 @@ from possync.supervisors import (
     TreeStartError,
     TreeState,
 )
-
 from tests.supervisors.support import (
     NESTED,
     BlockingStart,

@@ -3,8 +3,8 @@
 from collections.abc import Callable
 
 import pytest
-from possync.supervisors import ChildSpec, Strategy, SupervisionTree, SupervisorSpec
 
+from possync.supervisors import ChildSpec, Strategy, SupervisionTree, SupervisorSpec
 from tests.supervisors.support import Worker, crash, trace, wait_event
 
 CHILDREN = tuple(ChildSpec(name, Worker) for name in ("a", "b", "c"))

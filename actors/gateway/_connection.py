@@ -1,0 +1,335 @@
+"""ConnectionActor: the gateway session of the tree; the only actor that talks to the IB client (IbSession).
+
+On start it connects read-only (the next client id on 326); a gateway that is not there fails the
+start with one line saying where it tried and what to check (`OutageLog` keeps retries quiet), and the
+SessionSupervisor retries with backoff. Once up it:
+- subscribes market data for the streams that hold a line (`Subscribe`/`Unsubscribe`/`Resubscribe`),
+  paced in order by the session's token bucket; ticks go straight to the line's `TickSink` (its feed);
+- routes every position change to the feed of the stream holding that contract's line, else to the
+  QUEUE (and hands a contract's positions to the queue when its line goes, to the feed when one comes);
+- turns the gateway's notices into messages: a refused line (101) goes to the stream and to the
+  allocator (`SlotRefused`); 1101 resubscribes every line; 1102 asks every stream to verify it still
+  ticks; farm-broken notices (2103/2105/2157), 1100 and a gateway that sends nothing at all for
+  `silence_s`, not even the answer to a ping (a hung gateway), make the streams suspect until cleared,
+  so none resubscribes into it;
+- answers `PositionsRequest` (poller, reconciler, queue) from what ib_insync holds, without a line;
+- takes the poller's snapshots (`TakeSnapshots`) on lines the allocator lent it, gives each line back
+  once its snapshot is over at the gateway (a 101 as `SlotRefused`), and answers `SnapshotsTaken`.
+It exits abnormally when the socket closes, a 1100 outlasts `lost_grace_s` or the gateway stays hung for
+`hung_reconnect_s` (counted from the last data it sent): the rest_for_one
+SessionSupervisor then restarts it, and everything after it, with a new allocator epoch.
+"""
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, NoReturn
+
+import pykka
+from loguru import logger
+
+from possync.actors import SelfTimer, tell_by_name
+from possync.actors.gateway._client import load_client
+from possync.actors.gateway._outage_log import OutageLog
+from possync.actors.gateway._session import IbSession
+from possync.actors.names import QUEUE, SLOT_ALLOCATOR, UPDATES
+from possync.config.settings import IbSettings
+from possync.messages.connection import (
+    ConnectionStatus,
+    FeedSuspect,
+    GatewayDisconnected,
+    GatewayHung,
+    GatewayNotice,
+    GatewaySilence,
+    GetConnectionStatus,
+    LostGraceExpired,
+    Resubscribe,
+    Subscribe,
+    SubscriptionFailed,
+    TickSink,
+    Unsubscribe,
+    VerifyStream,
+)
+from possync.messages.domain import Observation
+from possync.messages.poller import PositionsRequest
+from possync.messages.routing import PositionChanged
+from possync.messages.slots import ReleaseSlot, SlotLease, SlotRefused
+from possync.messages.snapshots import Snapshot, SnapshotsOver, SnapshotsTaken, TakeSnapshots
+from possync.messages.streams import Updates
+from possync.supervisors import ChildContext, SupervisedActor, tell_quietly
+
+CLIENT_ID_TRIES = 8
+"""Client ids tried in a row (`ib.client_id` and the next ones) while the gateway says 326 (in use)."""
+REFUSED = 101
+PACING_VIOLATION = 100
+LOST, DATA_LOST, DATA_KEPT = 1100, 1101, 1102
+FARM_BROKEN = frozenset({2103, 2105, 2157})
+FARM_OK = {2104: 2103, 2106: 2105, 2158: 2157}
+"""Each farm-OK notice and the farm-broken notice it clears."""
+_CONNECTIVITY = "connectivity"
+_SILENCE = "silence"
+_POSITIONS_TIMEOUT_S = 5.0
+
+
+class GatewayLost(ConnectionError):
+    """The gateway session ended: the socket closed, or IB stayed unreachable past the grace period."""
+
+
+@dataclass(frozen=True)
+class _Subscriber:
+    lease: SlotLease
+    reply_to: pykka.ActorRef[Any]
+    feed: TickSink
+
+
+class ConnectionActor(SupervisedActor):
+    """The gateway session (see the module docstring); ask it `GetConnectionStatus` or `PositionsRequest`."""
+
+    def __init__(
+        self,
+        ctx: ChildContext,
+        settings: IbSettings,
+        outage: OutageLog | None = None,
+        silence_s: float = 0.0,
+    ) -> None:
+        """`silence_s` > 0: after that long without any data from the gateway, the streams are suspect."""
+        super().__init__(ctx)
+        self._silence_s = silence_s
+        self._ctx = ctx
+        self._settings = settings
+        self._outage = outage or OutageLog()
+        self._subscribers: dict[int, _Subscriber] = {}  # by conid
+        self._positions: dict[int, dict[str, PositionChanged]] = {}  # by conid, then account
+        self._suspects: dict[object, str] = {}  # why streams may be silent now
+        self._lost_token = 0
+        self._client_id = settings.client_id
+        self._accounts: tuple[str, ...] = ()
+
+    def on_start(self) -> None:
+        """Connect (the session is closed on every exit path of this incarnation) and route the positions."""
+        settings = self._settings
+        self._grace = SelfTimer(self._ctx, self.actor_ref)
+        self._hung = SelfTimer(self._ctx, self.actor_ref)
+        self._session = IbSession(
+            partial(tell_quietly, self.actor_ref),
+            settings.pacing_per_s,
+            name=f"{self._ctx.name}-ib-loop",
+            silence_s=self._silence_s,
+            on_updates=self._updates,
+            client=load_client(settings.client),
+        )
+        self._ctx.leases.acquire("ib-session", self._session.close)
+        try:
+            connected = self._session.connect(
+                settings.host,
+                settings.port,
+                settings.client_id,
+                timeout_s=settings.connect_timeout_s,
+                account=settings.account,
+                readonly=settings.readonly,
+                tries=CLIENT_ID_TRIES,
+            )
+        except ConnectionError as error:
+            self._outage.failed(error)
+            raise
+        self._client_id, self._accounts = connected.client_id, connected.accounts
+        self._outage.connected(f"{settings.host}:{settings.port} as client {connected.client_id}")
+        for position in connected.positions:
+            self._on_position(position)
+
+    def on_stop(self) -> None:
+        """Drop the 1100 grace and hung timers (the session itself is closed by its lease)."""
+        self._grace.cancel()
+        self._hung.cancel()
+
+    def on_receive(self, message: Any) -> Any:
+        """Dispatch one message (see the module docstring)."""
+        match message:
+            case Subscribe():
+                self._subscribe(message)
+            case Unsubscribe(lease=lease):
+                self._unsubscribe(lease)
+            case Resubscribe(lease=lease):
+                self._session.resubscribe(lease)
+            case PositionChanged():
+                self._on_position(message)
+            case SubscriptionFailed():
+                self._on_refusal(message)
+            case GatewayNotice(code=code, message=text):
+                self._on_notice(code, text)
+            case GatewaySilence(silent=True, seconds=seconds):
+                logger.warning("nothing from the gateway for {:.1f}s: streams are suspect", seconds)
+                self._set_suspect(_SILENCE, f"nothing from the gateway for {seconds:.0f}s")
+                self._hung.arm(self._settings.hung_reconnect_s - seconds, GatewayHung())
+            case GatewaySilence():
+                logger.info("the gateway sends again")
+                self._hung.cancel()
+                self._clear_suspect(_SILENCE)
+            case GatewayHung() if _SILENCE in self._suspects:
+                self._give_up(f"the gateway answered nothing for {self._settings.hung_reconnect_s}s (hung)")
+            case GatewayHung():
+                pass  # a silence that has ended
+            case LostGraceExpired(token=token) if token == self._lost_token:
+                self._give_up(f"IB connectivity lost (1100) for more than {self._settings.lost_grace_s}s")
+            case LostGraceExpired():
+                pass  # an outage that has ended
+            case GatewayDisconnected(reason=reason):
+                self._give_up(reason)
+            case TakeSnapshots(orders=orders, timeout_s=timeout_s):
+                self._session.snapshots(orders, timeout_s, partial(self._snapshots_over, message))
+            case SnapshotsOver(request=request, snapshots=snapshots):
+                self._give_back_lent(request, snapshots)
+            case PositionsRequest(conids=conids):
+                return self._session.positions(conids, self._settings.account, _POSITIONS_TIMEOUT_S)
+            case GetConnectionStatus():
+                return self._status()
+            case _:
+                logger.warning("connection: ignored unexpected message {!r}", message)
+        return None
+
+    def _give_up(self, reason: str) -> NoReturn:
+        """End this session abnormally: the supervisor reconnects, and restarts everything after us."""
+        settings = self._settings
+        logger.warning("gateway at {}:{} lost: {}; reconnecting", settings.host, settings.port, reason)
+        raise GatewayLost(reason)
+
+    # --- subscriptions and routing ---
+
+    def _subscribe(self, request: Subscribe) -> None:
+        conid = request.contract.conid
+        feed = request.feed
+        self._subscribers[conid] = _Subscriber(request.lease, request.reply_to, feed)
+        # the positions before any tick, so that no tick reads as flat
+        feed.set_positions(tuple(self._positions.get(conid, {}).values()))
+        self._session.subscribe(request.lease, request.contract, feed.on_tick)
+        if self._suspects:
+            tell_quietly(request.reply_to, self._suspect_notice())
+
+    def _unsubscribe(self, lease: SlotLease) -> None:
+        conid = self._conid_of(lease)
+        if conid is None:
+            return  # already gone: a release is idempotent
+        del self._subscribers[conid]
+        self._session.unsubscribe(lease)
+        self._hand_to_queue(conid)
+
+    def _on_refusal(self, failure: SubscriptionFailed) -> None:
+        conid = self._conid_of(failure.lease)
+        if conid is None:
+            return
+        subscriber = self._subscribers.pop(conid)
+        if failure.code == REFUSED:  # the allocator first: it must shrink the budget before the line is freed
+            logger.info("gateway refused a line for conid {} (101): the line budget shrinks", conid)
+            tell_by_name(self._ctx, SLOT_ALLOCATOR, SlotRefused(failure.lease))
+        else:
+            logger.warning("gateway refused market data for {}: {} {}", conid, failure.code, failure.message)
+        tell_quietly(subscriber.reply_to, failure)
+        self._hand_to_queue(conid)
+
+    def _snapshots_over(self, request: TakeSnapshots, snapshots: tuple[Snapshot, ...]) -> None:
+        """In the loop thread: hand the outcome to this actor."""
+        tell_quietly(self.actor_ref, SnapshotsOver(request, snapshots))
+
+    def _give_back_lent(self, request: TakeSnapshots, snapshots: tuple[Snapshot, ...]) -> None:
+        """The snapshots are over: their lines go back to the allocator, their outcome to the poller."""
+        for order, snapshot in zip(request.orders, snapshots, strict=True):
+            if snapshot.code == REFUSED:
+                logger.info(
+                    "gateway refused a snapshot line for conid {} (101): the budget shrinks", snapshot.conid
+                )
+                tell_by_name(self._ctx, SLOT_ALLOCATOR, SlotRefused(order.lease))
+            else:
+                tell_by_name(self._ctx, SLOT_ALLOCATOR, ReleaseSlot(order.lease))
+        tell_quietly(request.reply_to, SnapshotsTaken(snapshots))
+
+    def _conid_of(self, lease: SlotLease) -> int | None:
+        return next((conid for conid, sub in self._subscribers.items() if sub.lease == lease), None)
+
+    def _on_position(self, position: PositionChanged) -> None:
+        if self._settings.account and position.account != self._settings.account:
+            return
+        conid = position.contract.conid
+        self._positions.setdefault(conid, {})[position.account] = position
+        subscriber = self._subscribers.get(conid)
+        if subscriber is not None:
+            self._updates(subscriber.feed.position_changed(position))
+        else:
+            tell_by_name(self._ctx, QUEUE, position)
+
+    def _updates(self, rows: tuple[Observation, ...]) -> None:
+        """Hand streamed observations to the update dispatcher (any thread: it only tells)."""
+        if rows:
+            tell_by_name(self._ctx, UPDATES, Updates(rows))
+
+    def _hand_to_queue(self, conid: int) -> None:
+        """A contract lost its stream: its positions go to the queue from now on, the current ones first."""
+        for position in self._positions.get(conid, {}).values():
+            tell_by_name(self._ctx, QUEUE, position)
+
+    # --- gateway notices ---
+
+    def _on_notice(self, code: int, text: str) -> None:
+        farm = text.rpartition(":")[2]
+        if code == LOST:
+            self._lost()
+        elif code in (DATA_LOST, DATA_KEPT):
+            self._restored(data_lost=code == DATA_LOST)
+        elif code in FARM_BROKEN:
+            logger.warning("gateway notice {}: {}; streams are suspect until it is OK", code, text)
+            self._set_suspect((code, farm), text)
+        elif code in FARM_OK:
+            logger.info("gateway notice {}: {}", code, text)
+            self._clear_suspect((FARM_OK[code], farm))
+        elif code == PACING_VIOLATION:
+            logger.error("gateway says we exceeded its message rate (100): {}", text)
+        else:
+            logger.info("gateway notice {}: {}", code, text)
+
+    def _lost(self) -> None:
+        grace = self._settings.lost_grace_s
+        logger.warning("gateway lost IB (1100); reconnecting unless it is back within {}s", grace)
+        self._lost_token += 1
+        self._grace.arm(grace, LostGraceExpired(self._lost_token))
+        self._set_suspect(_CONNECTIVITY, "IB connectivity lost (1100)")
+
+    def _restored(self, data_lost: bool) -> None:
+        self._lost_token += 1
+        self._grace.cancel()
+        self._clear_suspect(_CONNECTIVITY)
+        if data_lost:
+            logger.warning("gateway dropped our market data (1101): resubscribing {}", len(self._subscribers))
+            for subscriber in self._subscribers.values():
+                self._session.resubscribe(subscriber.lease)
+        else:
+            logger.info("gateway reached IB again (1102): verifying {} streams", len(self._subscribers))
+            for subscriber in self._subscribers.values():
+                tell_quietly(subscriber.reply_to, VerifyStream())
+
+    def _set_suspect(self, key: object, reason: str) -> None:
+        if self._suspects.get(key) != reason:
+            self._suspects[key] = reason
+            self._broadcast(self._suspect_notice())
+
+    def _clear_suspect(self, key: object) -> None:
+        if self._suspects.pop(key, None) is not None:
+            self._broadcast(self._suspect_notice())
+
+    def _suspect_notice(self) -> FeedSuspect:
+        return FeedSuspect(bool(self._suspects), "; ".join(self._suspects.values()))
+
+    def _broadcast(self, message: Any) -> None:
+        for subscriber in self._subscribers.values():
+            tell_quietly(subscriber.reply_to, message)
+
+    def _status(self) -> ConnectionStatus:
+        return ConnectionStatus(
+            host=self._settings.host,
+            port=self._settings.port,
+            client_id=self._client_id,
+            accounts=self._accounts,
+            subscriptions=len(self._subscribers),
+            requests_sent=self._session.requests_sent,
+            requests_pending=self._session.requests_pending,
+            pacing_delays=self._session.pacing_delays,
+            suspect=tuple(self._suspects.values()),
+            snapshots=self._session.snapshots_in_progress,
+        )

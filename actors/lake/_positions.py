@@ -1,0 +1,168 @@
+"""Read what the lake says about positions: the latest row per (account, conid), and contracts by conid.
+
+`LatestPositions` loads the latest state once with one SQL query (a window over `position_updates`), then
+stays current by reading only the data files added since: a new file whose newest row is older than the
+state by more than `margin_s` holds only rows already folded (a compaction rewrote them) and is skipped by
+its statistics without being opened. Reads never write; they see only committed rows.
+"""
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from deltalake import DeltaTable
+
+from possync.actors.lake._query import query
+from possync.actors.lake._tables import POSITION_UPDATES
+from possync.messages.domain import Contract, Observation, Source
+
+_SOURCES = {source.value for source in Source}
+
+PositionKey = tuple[str, int]
+"""(account, conid)."""
+
+_LATEST_SQL = """
+SELECT * FROM (
+    SELECT *, row_number() OVER (PARTITION BY account, conid ORDER BY event_ts DESC) AS newest
+    FROM position_updates {where}
+) WHERE newest = 1
+"""
+
+
+def _open(path: Path) -> DeltaTable | None:
+    """The Delta table at `path`, or None if there is none yet."""
+    return DeltaTable(str(path)) if DeltaTable.is_deltatable(str(path)) else None
+
+
+def _observation(row: dict) -> Observation:
+    """A `position_updates` row as an Observation (nulls become the Contract defaults)."""
+    contract = Contract(
+        conid=row["conid"],
+        symbol=row["symbol"] or "",
+        sec_type=row["sec_type"] or "",
+        expiry=row["expiry"] or "",
+        strike=row["strike"] or 0.0,
+        right=row["right"] or "",
+        currency=row["currency"] or "USD",
+    )
+    return Observation(
+        account=row["account"] or "",
+        contract=contract,
+        position=row["position"] or 0.0,
+        avg_cost=row["avg_cost"],
+        market_price=row["market_price"],
+        source=Source(row["source"]) if row["source"] in _SOURCES else Source.POLL,
+        event_ts=row["event_ts"],
+    )
+
+
+def _rows(table: pa.Table) -> Iterable[dict]:
+    """The rows of `table` with well-formed keys (a row without account or conid cannot be placed)."""
+    typed = table.select(POSITION_UPDATES.schema.names).cast(POSITION_UPDATES.schema)
+    return (row for row in typed.to_pylist() if row["conid"] is not None)
+
+
+_ORDER = "__row_order"
+
+
+def _newest_per_key(table: pa.Table) -> pa.Table:
+    """Only the rows that folding `table` can keep: each (account, conid)'s rows at its newest event_ts
+    (ties kept), and every row without a full key, in their original order.
+
+    Reduced in Arrow before any row becomes Python: a file rewritten by compaction may hold a million
+    rows, and turning each into a dict held the GIL (and the service) for seconds.
+    """
+    typed = table.select(POSITION_UPDATES.schema.names).cast(POSITION_UPDATES.schema)
+    typed = typed.append_column(_ORDER, pa.array(range(typed.num_rows), pa.int64()))
+    keyed = pc.and_(
+        pc.and_(pc.is_valid(typed["account"]), pc.is_valid(typed["conid"])), pc.is_valid(typed["event_ts"])
+    )
+    complete, partial = typed.filter(keyed), typed.filter(pc.invert(keyed))
+    newest = complete.group_by(["account", "conid"]).aggregate([("event_ts", "max")])
+    kept = complete.join(
+        newest,
+        keys=["account", "conid", "event_ts"],
+        right_keys=["account", "conid", "event_ts_max"],
+        join_type="inner",
+    )
+    both = pa.concat_tables([kept.select(typed.column_names), partial])
+    return both.sort_by(_ORDER).drop_columns([_ORDER])
+
+
+def latest_contracts(root: Path, conids: Iterable[int]) -> dict[int, Contract]:
+    """The contract fields of the newest `position_updates` row of each of `conids` that the lake has."""
+    wanted = sorted({int(conid) for conid in conids})
+    table = _open(root / POSITION_UPDATES.name)
+    if table is None or not wanted:
+        return {}
+    where = f"WHERE conid IN ({', '.join(map(str, wanted))})"
+    result = _query(table, _LATEST_SQL.format(where=where))
+    newest: dict[int, Observation] = {}
+    for observation in map(_observation, _rows(result)):
+        known = newest.get(observation.contract.conid)
+        if known is None or observation.event_ts > known.event_ts:
+            newest[observation.contract.conid] = observation
+    return {conid: observation.contract for conid, observation in newest.items()}
+
+
+def _query(table: DeltaTable, sql: str) -> pa.Table:
+    """Run `sql` against `table` registered as `position_updates`; the result without the window column."""
+    result = query(table, sql, POSITION_UPDATES.name)
+    return result.drop_columns([c for c in result.column_names if c not in POSITION_UPDATES.schema.names])
+
+
+class LatestPositions:
+    """The latest observation per (account, conid) in `position_updates`, kept current incrementally."""
+
+    def __init__(self, root: Path, margin_s: float = 600.0) -> None:
+        self._path = root / POSITION_UPDATES.name
+        self._margin = timedelta(seconds=margin_s)
+        self._table: DeltaTable | None = None
+        self._seen_files: set[str] = set()
+        self._latest: dict[PositionKey, Observation] = {}
+        self._newest_ts: datetime | None = None
+
+    @property
+    def latest(self) -> dict[PositionKey, Observation]:
+        """The state as of the last `refresh()` (do not modify)."""
+        return self._latest
+
+    def refresh(self) -> dict[PositionKey, Observation]:
+        """Fold in every row committed since the last call and return the latest state."""
+        if self._table is None:
+            self._table = _open(self._path)
+            if self._table is None:
+                return self._latest
+            self._fold(_query(self._table, _LATEST_SQL.format(where="")))
+            self._seen_files = set(self._table.file_uris())
+            return self._latest
+        self._table.update_incremental()
+        files = self._table.file_uris()
+        new_files = [f for f in files if f not in self._seen_files]
+        if new_files:
+            for uri in self._files_worth_reading(new_files):
+                self._fold(_newest_per_key(pq.read_table(uri)))
+        self._seen_files = set(files)
+        return self._latest
+
+    def _files_worth_reading(self, uris: list[str]) -> list[str]:
+        """The new files that may hold rows not folded yet (by each file's newest event_ts)."""
+        if self._newest_ts is None or self._table is None:
+            return uris
+        actions = pa.table(self._table.get_add_actions(flatten=True)).select(["path", "max.event_ts"])
+        newest_by_name = {Path(p).name: ts for p, ts in zip(*actions.to_pydict().values(), strict=True)}
+        cutoff = self._newest_ts - self._margin
+        return [u for u in uris if (ts := newest_by_name.get(Path(u).name)) is None or ts >= cutoff]
+
+    def _fold(self, table: pa.Table) -> None:
+        """Keep, per key, the row with the newest event_ts."""
+        for observation in map(_observation, _rows(table)):
+            key = (observation.account, observation.contract.conid)
+            known = self._latest.get(key)
+            if known is None or observation.event_ts >= known.event_ts:
+                self._latest[key] = observation
+            if self._newest_ts is None or observation.event_ts > self._newest_ts:
+                self._newest_ts = observation.event_ts

@@ -1,0 +1,204 @@
+"""One Delta table as the lake writer sees it: create or open it, commit batches exactly once, maintain it.
+
+Exactly once: a batch is committed with `CommitProperties(app_transactions=[Transaction(app_id, version)])`,
+`version` being its highest journal rid. Right before committing, under a process-wide lock per table, the
+sink refreshes its handle and drops every chunk with a rid <= `transaction_version(app_id)`; after any error
+it reopens the table and counts the batch as committed if the version got there anyway. delta-rs itself
+enforces nothing, so this check is what makes a retry (after an error, a crash, a kill -9, or a stale
+incarnation whose commit outlived it) harmless.
+
+Appends only, with `schema_mode="merge"`: a column added to a `LakeTable` schema evolves existing tables.
+
+Durability: delta-rs does not fsync. After each append the sink fsyncs the commit's log entry, its data
+files and their directories, so a commit the writer reports (and whose journal segment it may then delete)
+survives a power loss. Compaction and checkpoint files are fsynced the same way.
+
+Maintenance (in the committer thread, between commits, never during intake): every `COMPACT_EVERY_COMMITS`
+commits or `COMPACT_EVERY_S` seconds after a commit, `optimize.compact(target_size=16 MiB)` merges small
+files, a checkpoint is written and expired log entries are cleaned up, and the handle is reopened (a
+long-lived handle gets slower with every commit). Every `VACUUM_EVERY_S` a full vacuum removes files
+unreferenced for longer than the table's `delta.deletedFileRetentionDuration` (1 hour on tables created
+here), which includes complete-but-uncommitted files left by a kill -9. Half-written `…#<n>` staging files
+(which no vacuum removes) older than `DEBRIS_AGE_S` are deleted on open and on each maintenance.
+"""
+
+import json
+import re
+import threading
+import time
+from pathlib import Path
+from urllib.parse import unquote
+
+import pyarrow as pa
+from deltalake import CommitProperties, DeltaTable, PostCommitHookProperties, Transaction, write_deltalake
+from loguru import logger
+
+from possync.actors.lake._backlog import Chunk
+from possync.actors.lake._journal import fsync_path
+from possync.actors.lake._tables import LakeTable
+
+COMPACT_EVERY_COMMITS = 50
+COMPACT_EVERY_S = 300.0
+VACUUM_EVERY_S = 3600.0
+TARGET_FILE_BYTES = 16 << 20
+DEBRIS_AGE_S = 60.0
+TABLE_CONFIGURATION = {
+    "delta.deletedFileRetentionDuration": "interval 1 hours",
+    "delta.logRetentionDuration": "interval 1 days",
+}
+NO_HOOKS = PostCommitHookProperties(create_checkpoint=False, cleanup_expired_logs=False)
+"""Checkpoints and log cleanup happen in maintenance, not inside a commit."""
+
+_DEBRIS = re.compile(r"#\d+$")
+_LOCKS: dict[Path, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _commit_lock(path: Path) -> threading.Lock:
+    """The process-wide lock serialising every commit of this sink's table (across writer incarnations)."""
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(path, threading.Lock())
+
+
+class DeltaSink:
+    """Commits batches of one `LakeTable` under `root`, exactly once per `app_id`, and keeps it maintained."""
+
+    def __init__(self, root: Path, table: LakeTable, app_id: str) -> None:
+        self.root = root
+        self.table = table
+        self.app_id = app_id
+        self.path = (root / table.name).absolute()
+        self._lock = _commit_lock(self.path)
+        self._dt: DeltaTable | None = None
+        self._commits_since_maintenance = 0
+        self._last_maintenance = time.monotonic()
+        self._last_vacuum = time.monotonic()
+
+    def commit(self, chunks: list[Chunk]) -> tuple[int, int]:
+        """Commit the chunks not yet in the table; return (rid it holds every row up to, rows written).
+
+        With no chunks (or only committed ones) it only opens the table, creating it if needed. Raises on
+        failure: then nothing of this batch is in the table.
+        """
+        with self._lock:
+            dt = self._open()
+            done = dt.transaction_version(self.app_id) or 0
+            fresh = [chunk for chunk in chunks if chunk.rid > done]
+            if not fresh:
+                return done, 0
+            version = fresh[-1].rid
+            data = pa.concat_tables([chunk.data for chunk in fresh])
+            try:
+                write_deltalake(
+                    dt,
+                    data,
+                    mode="append",
+                    schema_mode="merge",
+                    commit_properties=CommitProperties(app_transactions=[Transaction(self.app_id, version)]),
+                    post_commithook_properties=NO_HOOKS,
+                )
+                _fsync_version(self.path, dt.version())
+            except Exception:
+                self._dt = None
+                if self._committed_version() < version:
+                    raise
+                logger.warning(
+                    "{}: commit of rid {} raised, but it is in the table", self.table.name, version
+                )
+            self._commits_since_maintenance += 1
+            return version, data.num_rows
+
+    def maintain_if_due(self) -> None:
+        """Compact, checkpoint, clean up (and vacuum) if due; failures are logged and retried next time."""
+        now = time.monotonic()
+        due = self._commits_since_maintenance >= COMPACT_EVERY_COMMITS or (
+            self._commits_since_maintenance > 0 and now - self._last_maintenance >= COMPACT_EVERY_S
+        )
+        if not due:
+            return
+        with self._lock:
+            started = time.perf_counter()
+            try:
+                self._maintain(vacuum=now - self._last_vacuum >= VACUUM_EVERY_S)
+            except Exception as error:
+                logger.warning("{}: maintenance failed (retried later): {!r}", self.table.name, error)
+            finally:
+                self._dt = None
+                self._commits_since_maintenance = 0
+                self._last_maintenance = now
+            logger.debug("{}: maintenance took {:.3f}s", self.table.name, time.perf_counter() - started)
+
+    def _maintain(self, vacuum: bool) -> None:
+        dt = self._open()
+        before = dt.version()
+        dt.optimize.compact(target_size=TARGET_FILE_BYTES, post_commithook_properties=NO_HOOKS)
+        for version in range(before + 1, dt.version() + 1):
+            _fsync_version(self.path, version)
+        dt.create_checkpoint()
+        _fsync_checkpoint(self.path, dt.version())
+        dt.cleanup_metadata()
+        if vacuum:
+            dt.vacuum(dry_run=False, full=True, post_commithook_properties=NO_HOOKS)
+            self._last_vacuum = time.monotonic()
+        _remove_debris(self.path)
+
+    def _open(self) -> DeltaTable:
+        """The table handle, refreshed to the latest version; opened (or created) if there is none."""
+        if self._dt is not None:
+            try:
+                self._dt.update_incremental()
+            except Exception:
+                self._dt = None  # reopen next time: the table may have been replaced
+                raise
+            return self._dt
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"lake root {self.root} is missing (deleted, or its disk not mounted?)")
+        if DeltaTable.is_deltatable(str(self.path)):
+            dt = DeltaTable(self.path)
+        else:
+            dt = DeltaTable.create(self.path, self.table.schema, configuration=TABLE_CONFIGURATION)
+            logger.info("created lake table {}", self.path)
+        _remove_debris(self.path)
+        self._dt = dt
+        return dt
+
+    def _committed_version(self) -> int:
+        """The table's transaction version for `app_id`, read afresh; -1 if the table cannot be read."""
+        try:
+            return self._open().transaction_version(self.app_id) or 0
+        except Exception as error:
+            logger.debug("{}: cannot read the transaction version: {!r}", self.table.name, error)
+            self._dt = None
+            return -1
+
+
+def _fsync_version(table_path: Path, version: int) -> None:
+    """fsync one commit: its log entry, the data files it adds, and their directories."""
+    log = table_path / "_delta_log" / f"{version:020d}.json"
+    directories = {log.parent}
+    for line in log.read_text().splitlines():
+        added = json.loads(line).get("add")
+        if added:
+            data_file = table_path / unquote(added["path"])
+            fsync_path(data_file)
+            directories.add(data_file.parent)
+    fsync_path(log)
+    for directory in directories:
+        fsync_path(directory)
+
+
+def _fsync_checkpoint(table_path: Path, version: int) -> None:
+    log = table_path / "_delta_log"
+    for name in (f"{version:020d}.checkpoint.parquet", "_last_checkpoint"):
+        if (log / name).exists():
+            fsync_path(log / name)
+    fsync_path(log)
+
+
+def _remove_debris(table_path: Path) -> None:
+    """Delete half-written `…#<n>` staging files older than `DEBRIS_AGE_S` (a killed writer leaves them)."""
+    cutoff = time.time() - DEBRIS_AGE_S
+    for path in table_path.rglob("*#*"):
+        if _DEBRIS.search(path.name) and path.is_file() and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            logger.info("removed half-written file {}", path)

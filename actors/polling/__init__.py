@@ -1,0 +1,7 @@
+"""The positions that do not stream: the refresh queue, the poller and the reconciler (no line used)."""
+
+from possync.actors.polling._poller import PollerActor
+from possync.actors.polling._queue import QueueActor
+from possync.actors.polling._reconciler import ReconcilerActor
+
+__all__ = ["PollerActor", "QueueActor", "ReconcilerActor"]

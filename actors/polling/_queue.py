@@ -1,0 +1,167 @@
+"""QueueActor: the contracts that do not stream, handed to the poller in batches; their outcomes audited.
+
+In memory (`_book.PollQueue`), not a Delta table: handing out and rescheduling an item costs
+microseconds, not a commit. It learns items from `PositionChanged` (positions without a stream, sent by
+the connection), `Enqueue` / `Dequeue` (active contracts without / with a line, from the streams) and
+`ContractDeactivated` (from the registry: that position is polled again).
+
+Durability, so a restart loses and duplicates nothing:
+- its own state file (`queue.state_file`, atomic replace) holds every item with its priority, failures and
+  parked reason: saved at once after Enqueue / Dequeue / deactivation (which nobody could tell it again),
+  and at most `queue.save_interval_s` after anything else changed;
+- on start, once it has loaded that file, it asks the connection for the full position list and learns
+  every non-active position the file missed (those learned in the last moments before a crash);
+- items are keyed by conid: learning one twice changes it, never duplicates it.
+Audit rows (`position_queue`, one per attempt and account) go to the lake writer in one `WriteRows` per
+batch of outcomes (the writer batches further into its commits); rows the writer did not take are kept
+and sent again on the next save tick.
+"""
+
+from pathlib import Path
+
+from loguru import logger
+
+from possync.actors import SelfTimer, TreeActor, Unavailable, ask_by_name, tell_by_name
+from possync.actors.names import CONNECTION, LAKE_WRITER, REGISTRY
+from possync.actors.polling._book import AuditEntry, PollQueue
+from possync.actors.polling._state_file import load_queue_state, save_queue_state
+from possync.config.settings import QueueSettings
+from possync.messages.domain import utc_now
+from possync.messages.lake import QueueAttempt, RowsAccepted, WriteRows
+from possync.messages.poller import PositionsReply, PositionsRequest
+from possync.messages.queue import Batch, GetQueueStatus, RecordOutcomes, Resync, SaveTick, TakeBatch
+from possync.messages.registry import GetActiveContracts
+from possync.messages.routing import ContractDeactivated, Dequeue, Enqueue, PositionChanged
+from possync.supervisors import ChildContext
+
+MAX_PENDING_AUDIT_ROWS = 100_000
+"""Audit rows kept while the lake writer is away; beyond this the oldest are dropped (and counted)."""
+
+
+class QueueActor(TreeActor):
+    """The poll queue as an actor (see the module docstring)."""
+
+    def __init__(self, ctx: ChildContext, settings: QueueSettings, ask_timeout_s: float = 5.0) -> None:
+        super().__init__(ctx)
+        self._settings = settings
+        self._ask_timeout_s = ask_timeout_s
+        self._path = Path(settings.state_file)
+        self._book = PollQueue(settings)
+        self._dirty = False
+        self._audit: list[QueueAttempt] = []
+        self._dropped_audit = 0
+        self._resync_timer = SelfTimer(self.tree_ctx, self.actor_ref)
+
+    def on_start(self) -> None:
+        """Load the state file, schedule saving, and resync with the gateway's positions."""
+        self._book.restore(load_queue_state(self._path), self.now())
+        logger.info("queue: restored {} items from {}", len(self._book), self._path)
+        self.timer.arm(self._settings.save_interval_s, SaveTick())
+        self._resync_timer.arm(0.0, Resync())
+
+    def on_stop(self) -> None:
+        """Save the state file; hand buffered audit rows to the lake writer (without waiting)."""
+        super().on_stop()
+        self._resync_timer.cancel()
+        self._save()
+        if self._audit:
+            tell_by_name(self.tree_ctx, LAKE_WRITER, WriteRows(tuple(self._audit)))
+
+    def on_receive(self, message: object) -> object:
+        """Dispatch one message (see the module docstring)."""
+        now = self.now()
+        match message:
+            case PositionChanged():
+                self._book.learn_position(message, now)
+                self._dirty = True
+            case TakeBatch(limit=limit):
+                items = self._book.take_due(now, limit)
+                self._dirty = self._dirty or bool(items)
+                return Batch(tuple(items), self._book.oldest_age(now))
+            case RecordOutcomes(outcomes=outcomes):
+                for outcome in outcomes:
+                    self._audit_rows(self._book.record(outcome, now))
+                self._dirty = True
+                self._send_audit()
+            case Enqueue():
+                self._book.enqueue(message, now)
+                self._save()
+            case Dequeue(conid=conid):
+                self._book.dequeue(conid)
+                self._save()
+            case ContractDeactivated(conid=conid):
+                self._book.deactivate(conid, now)
+                self._save()
+            case GetQueueStatus():
+                return self._book.status(now)
+            case SaveTick():
+                if self._dirty:
+                    self._save()
+                self._send_audit()
+                self.timer.arm(self._settings.save_interval_s, message)
+            case Resync():
+                self._resync()
+            case _:
+                logger.warning("queue: ignored unexpected message {!r}", message)
+        return None
+
+    def _save(self) -> None:
+        try:
+            save_queue_state(self._path, self._book.snapshot(self.now()))
+            self._dirty = False
+        except OSError as error:
+            logger.error("queue: cannot save {} ({}); retrying on the next tick", self._path, error)
+
+    def _resync(self) -> None:
+        """Learn the non-active positions the state file missed; again later until the list is complete."""
+        try:
+            active = ask_by_name(self.tree_ctx, REGISTRY, GetActiveContracts(), self._ask_timeout_s)
+            reply: PositionsReply = ask_by_name(
+                self.tree_ctx, CONNECTION, PositionsRequest(), self._ask_timeout_s
+            )
+        except Unavailable as error:
+            logger.info("queue: resync postponed ({})", error)
+            self._resync_timer.arm(self._settings.backoff_min_s, Resync())
+            return
+        if not reply.complete:
+            self._resync_timer.arm(self._settings.backoff_min_s, Resync())
+        active_conids = {a.contract.conid for a in active.contracts}
+        learned = 0
+        for held in reply.positions:
+            conid = held.contract.conid
+            if conid not in active_conids and conid not in self._book:
+                change = PositionChanged(
+                    held.account, held.contract, held.position, held.avg_cost, reply.as_of
+                )
+                learned += self._book.learn_position(change, self.now())
+        if learned:
+            logger.info("queue: resync learned {} positions the state file missed", learned)
+            self._save()
+
+    def _audit_rows(self, entries: list[AuditEntry]) -> None:
+        ts = utc_now()
+        self._audit.extend(
+            QueueAttempt(e.conid, e.account, e.outcome, e.attempt, e.error, ts) for e in entries
+        )
+        overflow = len(self._audit) - MAX_PENDING_AUDIT_ROWS
+        if overflow > 0:
+            del self._audit[:overflow]
+            self._dropped_audit += overflow
+            logger.warning("queue: lake writer away; dropped {} oldest audit rows", self._dropped_audit)
+
+    def _send_audit(self) -> None:
+        """One WriteRows for every buffered audit row; kept for the next tick unless the writer holds them."""
+        if not self._audit:
+            return
+        try:
+            reply = ask_by_name(
+                self.tree_ctx, LAKE_WRITER, WriteRows(tuple(self._audit)), self._ask_timeout_s
+            )
+        except Unavailable as error:
+            logger.info("queue: {} audit rows wait ({})", len(self._audit), error)
+            return
+        if isinstance(reply, RowsAccepted):
+            self._audit.clear()
+        else:
+            logger.error("queue: lake writer rejected audit rows ({}); dropped", reply)
+            self._audit.clear()

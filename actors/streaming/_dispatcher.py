@@ -1,0 +1,31 @@
+"""UpdateDispatcherActor: hands every streamed observation to the registered handlers, in its own thread.
+
+The stream feeds tell it `Updates` as ticks arrive; it calls the handlers (`StreamHandlers`) one
+observation at a time, in arrival order, so handlers never run concurrently with each other and a slow
+one delays only the handlers, never the gateway's network loop or the lake.
+"""
+
+from typing import Any
+
+from loguru import logger
+
+from possync.actors.streaming._handlers import StreamHandlers
+from possync.messages.streams import Updates
+from possync.supervisors import ChildContext, SupervisedActor
+
+
+class UpdateDispatcherActor(SupervisedActor):
+    """Calls the handlers for each observation told to it in `Updates` (see the module docstring)."""
+
+    def __init__(self, ctx: ChildContext, handlers: StreamHandlers) -> None:
+        super().__init__(ctx)
+        self._handlers = handlers
+
+    def on_receive(self, message: Any) -> None:
+        """Dispatch the rows of an `Updates`."""
+        match message:
+            case Updates(rows=rows):
+                for row in rows:
+                    self._handlers.dispatch(row)
+            case _:
+                logger.warning("update dispatcher: ignored unexpected message {!r}", message)

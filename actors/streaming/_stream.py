@@ -1,0 +1,252 @@
+"""StreamActor: one active contract, streamed in real time while it holds a market-data line.
+
+On start it asks the allocator for a line (`AcquireSlot`). Granted, it ties the line to this
+incarnation (`ctx.leases`: released exactly once on every exit path, which cancels the subscription
+and gives the line back, in that order), subscribes through the connection and tells the queue to stop
+polling the contract (`Dequeue`). Without a line it tells the queue to poll it (`Enqueue`) and waits
+for a promotion. It gives its line back when demoted for a more important contract or refused (101),
+and then waits again; a contract the gateway refuses for good (e.g. 200) is parked: queued, no retry.
+
+Each line gets a `StreamFeed`, which turns ticks and position changes into observations where the ticks
+arrive and hands them to the handlers at once (see `_feed`). Every `write_interval_s` while
+it holds a line (or has rows left), the stream takes the same rows from the feed and hands them to the
+lake writer in one `WriteRows` (a message per tick would cost the writer far more than the rows); what is
+left is handed over on stop and on a crash too. Tick counts and the last tick's time are read from the feed.
+
+A stream that stays silent for `silent_after_s` while the feeds are healthy is resubscribed; while the
+connection says silence is expected (`FeedSuspect`), it waits.
+"""
+
+from dataclasses import dataclass
+from functools import partial
+from types import TracebackType
+from typing import Any
+
+from loguru import logger
+
+from possync.actors import SelfTimer, tell_by_name
+from possync.actors.names import CONNECTION, LAKE_WRITER, QUEUE, SLOT_ALLOCATOR
+from possync.actors.streaming._feed import StreamFeed
+from possync.messages.connection import (
+    FeedSuspect,
+    Resubscribe,
+    Subscribe,
+    SubscriptionFailed,
+    Unsubscribe,
+    VerifyStream,
+)
+from possync.messages.domain import Observation
+from possync.messages.lake import WriteRows
+from possync.messages.routing import ActiveContract, Dequeue, Enqueue
+from possync.messages.slots import AcquireSlot, DemoteSlot, ReleaseSlot, SlotGranted, SlotLease, SlotQueued
+from possync.messages.streams import (
+    CheckSilence,
+    GetStreamStatus,
+    StreamState,
+    StreamStatus,
+    WriteObservations,
+)
+from possync.supervisors import ChildContext, Lease, SupervisedActor
+
+
+@dataclass(frozen=True)
+class StreamTemplate:
+    """What every StreamActor of a session shares: the silence limit, the default account, the write pace.
+
+    `account` labels the observations of a contract no account holds (the configured `ib.account`);
+    `write_interval_s` is how long observations gather before they go to the lake writer.
+    """
+
+    silent_after_s: float
+    account: str = ""
+    write_interval_s: float = 0.5
+
+
+def _give_back(ctx: ChildContext, lease: SlotLease) -> None:
+    """A line's release: cancel its subscription, then free it (tells only: may run in any thread)."""
+    tell_by_name(ctx, CONNECTION, Unsubscribe(lease))
+    tell_by_name(ctx, SLOT_ALLOCATOR, ReleaseSlot(lease))
+
+
+class StreamActor(SupervisedActor):
+    """The stream of one active contract (see the module docstring); ask it `GetStreamStatus`."""
+
+    def __init__(self, ctx: ChildContext, active: ActiveContract, template: StreamTemplate) -> None:
+        super().__init__(ctx)
+        self._ctx = ctx
+        self._active = active
+        self._conid = active.contract.conid
+        self._template = template
+        self._state = StreamState.REQUESTED
+        self._lease: SlotLease | None = None
+        self._line: Lease | None = None
+        self._feed: StreamFeed | None = None
+        self._old_feeds: list[StreamFeed] = []  # of lines given back, for their last rows
+        self._price: float | None = None  # of the lines given back
+        self._quiet_since = 0.0  # the grant, a resubscription or a notice: silence is counted from then on
+        self._tick_at: float | None = None  # of the lines given back
+        self._suspect = False
+        self._ticks = self._resubscriptions = 0  # ticks: of the lines given back
+        self._unwritten: list[Observation] = []
+
+    def on_start(self) -> None:
+        """Ask the allocator for a line (the answer comes as a message)."""
+        ctx = self._ctx
+        self._silence = SelfTimer(ctx, self.actor_ref)
+        self._write_timer = SelfTimer(ctx, self.actor_ref)
+        request = AcquireSlot(ctx.name, ctx.incarnation, self._conid, self._active.priority, self.actor_ref)
+        if not tell_by_name(ctx, SLOT_ALLOCATOR, request):
+            raise RuntimeError(f"{ctx.name}: no slot allocator is running")
+
+    def on_stop(self) -> None:
+        """Hand the gathered observations over and stop the timers (the line is given back by its lease)."""
+        self._hand_over()
+
+    def on_failure(
+        self,
+        exception_type: type[BaseException] | None,
+        exception_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """A crash loses no observation: what was gathered still goes to the lake writer."""
+        self._hand_over()
+
+    def _hand_over(self) -> None:
+        self._silence.cancel()
+        if self._feed is not None:
+            self._feed.close()
+        self._write()
+        self._write_timer.cancel()
+        if self._unwritten:
+            logger.error("{}: no lake writer: {} observations lost", self._ctx.name, len(self._unwritten))
+
+    def on_receive(self, message: Any) -> Any:
+        """Dispatch one message (see the module docstring)."""
+        match message:
+            case SlotGranted(lease=lease):
+                self._granted(lease)
+            case SlotQueued():
+                self._wait("no market-data line free")
+            case DemoteSlot(lease=lease) if lease == self._lease:
+                self._drop_line()
+                self._wait("demoted for a more important contract")
+            case SubscriptionFailed(lease=lease, code=101) if lease == self._lease:  # no line free
+                self._drop_line()
+                self._wait("the gateway refused the line (101)")
+            case SubscriptionFailed(lease=lease, code=code, message=text) if lease == self._lease:
+                self._drop_line()
+                self._park(f"the gateway refused its market data ({code}: {text})")
+            case FeedSuspect(suspect=suspect):
+                self._suspect = suspect
+                self._quiet_since = self._now()
+            case VerifyStream():
+                self._quiet_since = self._now()
+            case WriteObservations():
+                self._write()
+                if self._feed is not None or self._unwritten:
+                    self._arm_write()
+            case CheckSilence():
+                self._check_silence()
+            case GetStreamStatus():
+                return self._status()
+            case DemoteSlot() | SubscriptionFailed():
+                pass  # about a line given back already
+            case _:
+                logger.warning("{}: ignored unexpected message {!r}", self._ctx.name, message)
+        return None
+
+    # --- the line ---
+
+    def _granted(self, lease: SlotLease) -> None:
+        """Take the line `lease`; the allocator's newest grant wins over a line it has taken back (101)."""
+        if lease == self._lease:
+            return
+        if self._state is StreamState.PARKED:
+            tell_by_name(self._ctx, SLOT_ALLOCATOR, ReleaseSlot(lease))  # it wants no line any more
+            return
+        self._drop_line()
+        ctx = self._ctx
+        self._lease = lease
+        self._line = ctx.leases.acquire(("line", self._conid), partial(_give_back, ctx, lease))
+        contract = self._active.contract
+        self._feed = StreamFeed(ctx.tree.clock, contract, self._template.account)
+        tell_by_name(ctx, CONNECTION, Subscribe(lease, contract, self.actor_ref, self._feed))
+        tell_by_name(ctx, QUEUE, Dequeue(self._conid))
+        self._state = StreamState.STREAMING
+        self._quiet_since = self._now()
+        self._arm_silence_check()
+        self._arm_write()
+
+    def _drop_line(self) -> None:
+        feed = self._feed
+        if feed is not None:
+            feed.close()
+            self._old_feeds.append(feed)  # a tick being observed now may still add a row
+            self._ticks += feed.ticks
+            self._tick_at = feed.last_tick_at or self._tick_at
+            self._price = feed.market_price if feed.market_price is not None else self._price
+        if self._line is not None:
+            self._line.release()
+        self._line = self._lease = self._feed = None
+        self._silence.cancel()
+
+    def _wait(self, reason: str) -> None:
+        self._enqueue(StreamState.QUEUED, reason)
+
+    def _park(self, reason: str) -> None:
+        logger.warning("{}: parked: {}", self._ctx.name, reason)
+        self._enqueue(StreamState.PARKED, reason)
+
+    def _enqueue(self, state: StreamState, reason: str) -> None:
+        self._state = state
+        tell_by_name(self._ctx, QUEUE, Enqueue(self._active.contract, self._active.priority, reason))
+
+    # --- ticks, observations, silence ---
+
+    def _write(self) -> None:
+        """Hand the feeds' observations to the lake writer in one message (kept for later if it is down)."""
+        feeds = [*self._old_feeds, self._feed] if self._feed is not None else self._old_feeds
+        for feed in feeds:
+            self._unwritten += feed.take_rows()
+        self._old_feeds.clear()
+        if not self._unwritten:
+            return
+        if tell_by_name(self._ctx, LAKE_WRITER, WriteRows(tuple(self._unwritten))):
+            self._unwritten = []
+
+    def _arm_write(self) -> None:
+        self._write_timer.arm(self._template.write_interval_s, WriteObservations())
+
+    def _arm_silence_check(self) -> None:
+        self._silence.arm(self._template.silent_after_s / 2, CheckSilence())
+
+    def _check_silence(self) -> None:
+        if self._lease is None:
+            return
+        last_tick = self._feed.last_tick_at if self._feed is not None else None
+        silent_s = self._now() - max(self._quiet_since, last_tick or self._quiet_since)
+        if not self._suspect and silent_s >= self._template.silent_after_s:
+            self._resubscriptions += 1
+            logger.info("{}: no tick for {:.0f}s: resubscribing", self._ctx.name, silent_s)
+            tell_by_name(self._ctx, CONNECTION, Resubscribe(self._lease))
+            self._quiet_since = self._now()
+        self._arm_silence_check()
+
+    def _now(self) -> float:
+        return self._ctx.tree.clock.now()
+
+    def _status(self) -> StreamStatus:
+        feed = self._feed
+        tick_at = feed.last_tick_at if feed is not None and feed.last_tick_at is not None else self._tick_at
+        price = feed.market_price if feed is not None and feed.market_price is not None else self._price
+        return StreamStatus(
+            conid=self._conid,
+            priority=self._active.priority,
+            state=self._state,
+            lease=self._lease,
+            suspect=self._suspect,
+            ticks=self._ticks + (feed.ticks if feed is not None else 0),
+            resubscriptions=self._resubscriptions,
+            market_price=price,
+            last_tick_age_s=None if tick_at is None else self._now() - tick_at,
+        )

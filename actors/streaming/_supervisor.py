@@ -1,0 +1,135 @@
+"""StreamSupervisor (tree name `STREAMS`): a DynamicSupervisor running one StreamActor per active contract.
+
+It follows the registry: `ContractActivated` starts a stream (a changed priority restarts it),
+`ContractDeactivated` stops it (its line is given back at once), `ActiveContracts` converges to exactly
+that set, most important first. On start it asks the registry for the full set (`SendActiveContracts`),
+and again every `REGISTRY_RETRY_S` until the set arrives: after a session restart, every stream comes back
+from the registry. A stream that crashes is restarted alone (one_for_one, with the spec's backoff); one
+that cannot start at all is tried again with the next full set, asked for after `REGISTRY_RETRY_S`.
+"""
+
+from typing import Any
+
+import msgspec
+from loguru import logger
+
+from possync.actors import SelfTimer, tell_by_name
+from possync.actors.names import REGISTRY, stream_name
+from possync.actors.streaming._stream import StreamActor, StreamTemplate
+from possync.messages.routing import (
+    ActiveContract,
+    ActiveContracts,
+    ContractActivated,
+    ContractDeactivated,
+    SendActiveContracts,
+)
+from possync.messages.streams import ActiveStreams, GetActiveStreams
+from possync.supervisors import (
+    ChildContext,
+    ChildSpec,
+    DynamicSupervisor,
+    Restart,
+    StartRefused,
+    SupervisorSpec,
+)
+
+REGISTRY_RETRY_S = 1.0
+"""How often the full active set is asked for again until the registry has sent it (an answer sent
+before this supervisor's name was registered, or while the registry restarted, is lost)."""
+
+
+class StreamSupervisorSpec(SupervisorSpec, frozen=True):
+    """A SupervisorSpec for the StreamSupervisor, carrying what its streams share (`template`)."""
+
+    template: StreamTemplate | None = None
+
+    def __post_init__(self) -> None:
+        """Require the template and default the actor class to StreamSupervisor, then validate as usual."""
+        if self.template is None:
+            raise ValueError(f"StreamSupervisorSpec {self.name!r}: template is required")
+        if self.actor_class is None:
+            msgspec.structs.force_setattr(self, "actor_class", StreamSupervisor)
+        super().__post_init__()
+
+
+class _AskRegistry(msgspec.Struct, frozen=True):
+    """Timer → StreamSupervisor: ask the registry for the full active set, unless it has sent it."""
+
+
+class StreamSupervisor(DynamicSupervisor):
+    """Runs the streams of the active contracts (see the module docstring); ask it `GetActiveStreams`."""
+
+    def __init__(self, ctx: ChildContext, spec: StreamSupervisorSpec) -> None:
+        super().__init__(ctx, spec)
+        assert spec.template is not None  # checked by the spec
+        self._ctx = ctx
+        self._template = spec.template
+        self._active: dict[int, ActiveContract] = {}
+        self._synced = False
+
+    def on_start(self) -> None:
+        """Start like any supervisor, then ask the registry for the active set."""
+        super().on_start()
+        self._retry = SelfTimer(self._ctx, self.actor_ref)
+        self._retry.arm(0.0, _AskRegistry())  # from the timer thread: usually after our name is registered
+
+    def on_stop(self) -> None:
+        """Drop the retry timer."""
+        self._retry.cancel()
+
+    def on_receive(self, message: Any) -> Any:
+        """Registry messages, `GetActiveStreams`; everything else as a DynamicSupervisor."""
+        match message:
+            case ContractActivated(active=active):
+                self._activate(active)
+            case ContractDeactivated(conid=conid):
+                self._deactivate(conid)
+            case ActiveContracts(contracts=contracts):
+                self._converge(contracts)
+            case _AskRegistry() if not self._synced:
+                self._ask_registry()
+            case _AskRegistry():
+                pass
+            case GetActiveStreams():
+                return ActiveStreams({conid: stream_name(conid) for conid in self._active})
+            case _:
+                return super().on_receive(message)
+        self._publish()
+        return None
+
+    def _ask_registry(self) -> None:
+        tell_by_name(self._ctx, REGISTRY, SendActiveContracts())
+        self._retry.arm(REGISTRY_RETRY_S, _AskRegistry())
+
+    def _converge(self, contracts: tuple[ActiveContract, ...]) -> None:
+        self._synced = True
+        self._retry.cancel()
+        wanted = {active.contract.conid: active for active in contracts}
+        for conid in [conid for conid in self._active if conid not in wanted]:
+            self._deactivate(conid)
+        for active in sorted(wanted.values(), key=lambda a: a.priority):
+            self._activate(active)
+
+    def _activate(self, active: ActiveContract) -> None:
+        conid = active.contract.conid
+        running = self._active.get(conid)
+        if running is not None and (running.contract, running.priority) == (active.contract, active.priority):
+            return
+        if running is not None:
+            self._remove(stream_name(conid))
+        self._active[conid] = active
+        spec = ChildSpec(
+            stream_name(conid), StreamActor, args=(active, self._template), restart=Restart.TRANSIENT
+        )
+        reply = self._add(spec)
+        if isinstance(reply, StartRefused):
+            del self._active[conid]
+            logger.warning(
+                "could not start the stream of {}: {}; retrying in {}s", conid, reply.reason, REGISTRY_RETRY_S
+            )
+            self._synced = False  # the registry's next full set starts it again
+            self._retry.arm(REGISTRY_RETRY_S, _AskRegistry())
+
+    def _deactivate(self, conid: int) -> None:
+        if self._active.pop(conid, None) is not None:
+            self._remove(stream_name(conid))

@@ -1,0 +1,73 @@
+"""The token bucket: never more than `burst + rate * T` requests in any window of T seconds."""
+
+import random
+
+import pytest
+
+from possync.actors.gateway._pacing import TokenBucket
+
+
+class _FakeTime:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _send_times(bucket: TokenBucket, clock: _FakeTime, call_gaps: list[float]) -> list[float]:
+    """Drive the bucket as the connection's drain loop does: reserve, wait the delay, send, repeat."""
+    sent = []
+    for gap in call_gaps:
+        clock.now += gap
+        clock.now += bucket.reserve()
+        sent.append(clock.now)
+    return sent
+
+
+def _max_in_window(times: list[float], window: float) -> int:
+    most, start = 0, 0
+    for end, t in enumerate(times):
+        while t - times[start] > window + 1e-9:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("seed", range(20))
+def test_no_window_exceeds_burst_plus_rate(seed: int) -> None:
+    rng = random.Random(seed)
+    clock = _FakeTime()
+    rate, burst = rng.choice([(45.0, 1), (45.0, 4), (10.0, 3), (100.0, 1)])
+    bucket = TokenBucket(rate, burst, clock)
+    gaps = [rng.choice([0.0, 0.0, 0.001, rng.random() / 5, rng.random() * 2]) for _ in range(2000)]
+    sent = _send_times(bucket, clock, gaps)
+    assert _max_in_window(sent, 1.0) <= burst + rate
+
+
+@pytest.mark.timeout(10)
+def test_a_storm_of_100_requests_is_spread_at_the_rate() -> None:
+    clock = _FakeTime()
+    bucket = TokenBucket(45.0, 1, clock)
+    sent = _send_times(bucket, clock, [0.0] * 100)
+    assert sent[0] == 0.0
+    assert sent[-1] == pytest.approx(99 / 45)
+    assert bucket.delayed == 99
+
+
+@pytest.mark.timeout(10)
+def test_an_idle_bucket_refills_only_up_to_burst() -> None:
+    clock = _FakeTime()
+    bucket = TokenBucket(10.0, 3, clock)
+    clock.now = 100.0
+    delays = [bucket.reserve() for _ in range(4)]
+    assert delays[:3] == [0.0, 0.0, 0.0]
+    assert delays[3] == pytest.approx(0.1)
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize(("rate", "burst"), [(0.0, 1), (-1.0, 1), (10.0, 0)])
+def test_bad_parameters_are_refused(rate: float, burst: int) -> None:
+    with pytest.raises(ValueError, match="must be"):
+        TokenBucket(rate, burst)
