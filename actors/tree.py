@@ -28,7 +28,7 @@ restart bookkeeping.
 from collections.abc import Callable
 
 from possync.actors.gateway import ConnectionActor, OutageLog
-from possync.actors.lake import LakeWriterActor
+from possync.actors.lake import LakeWriterActor, location_of
 from possync.actors.names import (
     APP,
     CONNECTION,
@@ -81,7 +81,12 @@ def app_spec(
         APP,
         children=(
             writer,
-            ChildSpec(REGISTRY, RegistryActor, args=(settings.lake.root, settings.registry)),
+            ChildSpec(
+                REGISTRY,
+                RegistryActor,
+                args=(location_of(settings.lake), settings.registry),
+                kwargs={"account": settings.ib.account},
+            ),
             ChildSpec(QUEUE, QueueActor, args=(settings.queue,)),
             session_spec(settings, updates, workers=_workers(settings), outage=outage),
         ),
@@ -146,7 +151,11 @@ def _workers(settings: Settings) -> tuple[Spec, ...]:
     reconciler = ChildSpec(
         RECONCILER,
         ReconcilerActor,
-        args=(settings.lake.root, settings.poller.reconcile_interval_s, settings.poller.request_timeout_s),
+        args=(
+            location_of(settings.lake),
+            settings.poller.reconcile_interval_s,
+            settings.poller.request_timeout_s,
+        ),
     )
     return (poller, reconciler)
 

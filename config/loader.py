@@ -4,8 +4,11 @@ Every user mistake becomes one `ConfigError` line naming the key, the bad value,
 what is allowed. An environment variable whose SECTION is a known section must name a known key (a typo
 is an error, never silently ignored); any other `POSSYNC_*` variable is not configuration and is ignored.
 Section names therefore contain no underscore; keys may (`POSSYNC_IB_CLIENT_ID` is `ib.client_id`).
+A table-valued key takes one entry per variable (`POSSYNC_LAKE_STORAGE_OPTIONS_AWS_REGION=us-east-1` sets
+`lake.storage_options["AWS_REGION"]`), or the whole table as JSON (`POSSYNC_LAKE_STORAGE_OPTIONS='{...}'`).
 """
 
+import json
 import os
 import re
 import tomllib
@@ -69,19 +72,42 @@ def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[str, str
         if not name.startswith(ENV_PREFIX) or section not in _SECTIONS:
             continue
         fields = _fields(section)
+        table = raw.setdefault(section, {})
+        if not isinstance(table, dict):  # validation reports the section itself
+            continue
+        if (entry := _table_entry(fields, key)) is not None:
+            dict_key, item = entry
+            origins[f"{section}.{dict_key}"] = name
+            _set_entry(table, dict_key, item.upper(), text, f"{section}.{dict_key}")
+            continue
         if key not in fields:
             raise _unknown(section, key, f"from {name}")
         dotted = f"{section}.{key}"
         origins[dotted] = name
-        table = raw.setdefault(section, {})
-        if isinstance(table, dict):  # otherwise validation reports the section itself
-            table[key] = _from_env(dotted, text, fields[key], name)
+        table[key] = _from_env(dotted, text, fields[key], name)
     return origins
+
+
+def _table_entry(fields: dict[str, inspect.Type], key: str) -> tuple[str, str] | None:
+    """(table-valued key, entry) when `key` is `<dict key>_<entry>`, e.g. storage_options_aws_region."""
+    for name, info in fields.items():
+        if isinstance(info, inspect.DictType) and key.startswith(f"{name}_") and len(key) > len(name) + 1:
+            return name, key[len(name) + 1 :]
+    return None
+
+
+def _set_entry(table: dict[str, Any], key: str, entry: str, text: str, dotted: str) -> None:
+    """Set one entry of the table-valued `key` (a copy: the TOML's own table may be shared)."""
+    current = table.get(key)
+    if not isinstance(current, dict):
+        current = {}
+    table[key] = {**current, entry: text}
 
 
 def _from_env(key: str, text: str, info: inspect.Type, name: str) -> Any:
     """`text` converted to the type of the field `key` describes by `info`."""
     convert: Callable[[str], Any] = {
+        inspect.DictType: json.loads,
         inspect.IntType: int,
         inspect.FloatType: float,
         inspect.BoolType: _parse_bool,
@@ -91,7 +117,12 @@ def _from_env(key: str, text: str, info: inspect.Type, name: str) -> Any:
     try:
         return convert(text)
     except ValueError as exc:
-        raise _bad_value(key, text, name, _allowed(info)) from exc
+        raise _bad_value(key, _shown(info, text), name, _allowed(info)) from exc
+
+
+def _shown(info: inspect.Type, text: str) -> str:
+    """The value to show in an error: a table (it may hold credentials) is never shown."""
+    return "<a table, not shown>" if isinstance(info, inspect.DictType) else text
 
 
 def _parse_bool(text: str) -> bool:
@@ -115,7 +146,10 @@ def _explain(err: msgspec.ValidationError, raw: dict[str, Any], origin: Callable
         return _bad_value(key, cause.value, where, cause.rule)
     section, _, key = path.partition(".")
     if key:
-        return _bad_value(path, raw[section][key], origin(path), _allowed(_fields(section)[key]))
+        key = re.split(r"[.\[]", key)[0]  # a table-valued key's entry: the error is about the key
+        info, dotted = _fields(section)[key], f"{section}.{key}"
+        value = "<a table, not shown>" if isinstance(info, inspect.DictType) else raw[section][key]
+        return _bad_value(dotted, value, origin(dotted), _allowed(info))
     return _bad_value(path, raw[section], origin(path), _allowed(_SECTIONS[section]))
 
 
@@ -140,6 +174,9 @@ def _allowed(info: inspect.Type) -> str:
     """What a value of this type may be, e.g. `must be an integer between 1 and 65535`."""
     if isinstance(info, inspect.StructType):
         return f"must be a table with keys {', '.join(f.name for f in info.fields)}"
+    if isinstance(info, inspect.DictType):
+        return 'must be a table of strings, e.g. { AWS_REGION = "us-east-1" } (JSON in the environment)'
+
     if isinstance(info, inspect.BoolType):
         return "must be true or false"
     if isinstance(info, inspect.LiteralType):

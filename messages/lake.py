@@ -14,7 +14,10 @@ from possync.messages.domain import Contract, Observation
 
 
 class StrategyChange(msgspec.Struct, frozen=True):
-    """One event of the `active_strategies` log: the latest row per conid says whether it is active."""
+    """One event of the `active_strategies` log: the latest row per conid says whether it is active.
+
+    `account` addresses it to the service of that account; "" to every service of a fleet.
+    """
 
     contract: Contract
     strategy_id: str
@@ -22,6 +25,7 @@ class StrategyChange(msgspec.Struct, frozen=True):
     active: bool
     changed_ts: datetime
     changed_by: str
+    account: str = ""
 
 
 class QueueAttempt(msgspec.Struct, frozen=True):
@@ -85,18 +89,31 @@ class LakeStatus(msgspec.Struct, frozen=True):
     failed_commits: int
     journal_bytes: int
     last_error: str
+    commit_p50_s: float = 0.0
+    """Median time of the recent commits that wrote rows (0 before the first)."""
+    commit_p99_s: float = 0.0
+    batch_rows_p50: int = 0
+    """Median rows per recent commit (they grow when commits are slow: adaptive batching)."""
+    lake: str = ""
+    """Where the lake is (credentials redacted)."""
 
 
 class FlushTick(msgspec.Struct, frozen=True):
     """Timer → writer: commit what has waited `lake.flush_interval_s`, and retry what is due."""
 
 
+class FlushPaced(msgspec.Struct, frozen=True):
+    """Timer → writer: a table held back by adaptive batching (its least gap between commits) may commit."""
+
+
 class BatchCommitted(msgspec.Struct, frozen=True):
-    """Committer → writer: `table` holds every pending row up to journal record `version`."""
+    """Committer → writer: `table` holds every pending row up to journal record `version`; the commit took
+    `seconds`."""
 
     table: str
     version: int
     rows: int
+    seconds: float = 0.0
 
 
 class CommitFailed(msgspec.Struct, frozen=True):

@@ -50,6 +50,13 @@ class LakeStatusSummary(msgspec.Struct, frozen=True):
     commits: int = 0
     healthy: bool = True
     last_error: str = ""
+    commit_p50_s: float = 0.0
+    """Median time of the writer's recent commits (adaptive batching grows batches when it is high)."""
+    commit_p99_s: float = 0.0
+    batch_rows_p50: int = 0
+    """Median rows per recent commit."""
+    lake: str = ""
+    """Where the lake is (credentials redacted)."""
 
 
 class SupervisionStatus(msgspec.Struct, frozen=True):

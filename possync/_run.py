@@ -16,6 +16,7 @@ from loguru import logger
 from possync._errors import RuntimeFailure
 from possync._service import Service
 from possync.actors.gateway import load_client
+from possync.actors.lake import location_of
 from possync.actors.service import LiveStatus, Terminal, configure_logging, summary
 from possync.config import Settings
 from possync.messages.domain import Contract
@@ -100,7 +101,8 @@ def _start_service(settings: Settings, fallback_port: bool) -> Service:
         raise RuntimeFailure(str(error)) from error
     ib = settings.ib
     where = f"http://{http.host}:{service.http_port}/status" if service.http_port else "no status endpoint"
-    logger.info("possync running: gateway {}:{}, lake {}, {}", ib.host, ib.port, settings.lake.root, where)
+    lake = location_of(settings.lake)
+    logger.info("possync running: gateway {}:{}, lake {}, {}", ib.host, ib.port, lake, where)
     return service
 
 

@@ -4,6 +4,7 @@
     python run.py activate CONID --strategy-id ID [--priority P]               make a contract active
     python run.py deactivate CONID                                             make it inactive again
     python run.py positions [--format table|json|csv]                          latest positions in the lake
+    python run.py maintain                                                     compact/checkpoint/vacuum once
     python run.py status [--json]                                              ask the running service
 
 Every command reads `--config` (default: the packaged config/default.toml) with POSSYNC_<SECTION>_<KEY>
@@ -18,21 +19,19 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from pathlib import Path
 
 import msgspec
 from deltalake.exceptions import DeltaError
 
 from possync._errors import RuntimeFailure, UsageError
 from possync._run import SIM_LAKE, demo_settings, run_service
-from possync.actors.lake import LakeRowError, LatestPositions
+from possync.actors.lake import LakeLocation, LakeRowError, LatestPositions, location_of, maintain_lake
 from possync.actors.registry import (
-    StrategyLog,
     UnknownContract,
     activation,
     append_change,
+    current_change,
     deactivation,
-    latest_per_conid,
 )
 from possync.actors.service import summary
 from possync.config import ConfigError, Settings, load_settings
@@ -80,12 +79,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     activate.add_argument("--expiry", default="", help="... for options and futures: YYYYMMDD")
     activate.add_argument("--strike", type=float, default=0.0, help="... for options: the strike")
     activate.add_argument("--right", default="", choices=("", "C", "P"), help="... for options: C or P")
+    activate.add_argument("--account", default="", help="only for the service of this account (default: all)")
 
     deactivate = commands.add_parser("deactivate", parents=[common], help="make a contract inactive")
     deactivate.add_argument("conid", type=_conid, help="IB contract id")
+    deactivate.add_argument("--account", default="", help="only for the service of this account")
 
     positions = commands.add_parser("positions", parents=[common], help="latest positions in the lake")
     positions.add_argument("--format", choices=("table", "json", "csv"), default="table")
+
+    commands.add_parser("maintain", parents=[common], help="compact, checkpoint and vacuum the lake once")
 
     status = commands.add_parser("status", parents=[common], help="ask the running service")
     status.add_argument("--json", action="store_true", help="print the status document as JSON")
@@ -120,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         "activate": activate,
         "deactivate": deactivate,
         "positions": positions,
+        "maintain": maintain,
         "status": status,
     }
     try:
@@ -143,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def activate(args: argparse.Namespace, settings: Settings) -> int:
     """Append an activation to active_strategies (the running service picks it up within seconds)."""
-    root = Path(settings.lake.root)
+    root = location_of(settings.lake)
     contract = None
     if args.symbol or args.sec_type:
         if not (args.symbol and args.sec_type):
@@ -152,9 +156,13 @@ def activate(args: argparse.Namespace, settings: Settings) -> int:
             )
         contract = Contract(args.conid, args.symbol, args.sec_type, args.expiry, args.strike, args.right)
     try:
-        change = activation(root, args.conid, args.strategy_id, args.priority, CHANGED_BY, contract)
+        change = activation(
+            root, args.conid, args.strategy_id, args.priority, CHANGED_BY, contract, args.account
+        )
     except UnknownContract as error:
         raise UsageError(f"{error} (--symbol and --sec-type)") from error
+    except (DeltaError, OSError) as error:
+        raise RuntimeFailure(f"cannot read the lake at {root}: {root.redact(str(error))}") from error
     _append(root, change)
     print(
         f"conid {args.conid} ({change.contract.symbol}) active for strategy {args.strategy_id!r}, priority "
@@ -165,24 +173,41 @@ def activate(args: argparse.Namespace, settings: Settings) -> int:
 
 def deactivate(args: argparse.Namespace, settings: Settings) -> int:
     """Append a deactivation to active_strategies; 1 if the conid is not active."""
-    root = Path(settings.lake.root)
-    log = StrategyLog(root)
-    log.version()
-    current = latest_per_conid(log.read()[0]).get(args.conid)
+    root = location_of(settings.lake)
+    try:
+        current = current_change(root, args.conid, args.account)
+    except (DeltaError, OSError) as error:
+        raise RuntimeFailure(f"cannot read the lake at {root}: {root.redact(str(error))}") from error
     if current is None or not current.active:
         raise RuntimeFailure(f"conid {args.conid} is not active in {root}: nothing written")
-    _append(root, deactivation(root, args.conid, CHANGED_BY))
+    _append(root, deactivation(root, args.conid, CHANGED_BY, args.account))
     print(f"conid {args.conid} ({current.contract.symbol}) inactive; its line is released within seconds")
     return 0
 
 
-def _append(root: Path, change: StrategyChange) -> None:
+def _append(root: LakeLocation, change: StrategyChange) -> None:
     try:
         append_change(root, change)
     except LakeRowError as error:
         raise UsageError(str(error)) from error
     except (DeltaError, OSError) as error:
-        raise RuntimeFailure(f"cannot write {root}/active_strategies: {error}") from error
+        raise RuntimeFailure(f"cannot write {root}/active_strategies: {root.redact(str(error))}") from error
+
+
+def maintain(args: argparse.Namespace, settings: Settings) -> int:
+    """Compact, checkpoint and vacuum every table once, under the lake's maintenance lease; 1 if another
+    writer holds the lease or a table could not be maintained."""
+    root = location_of(settings.lake)
+    try:
+        outcome = maintain_lake(root, settings.lake.maintenance_lease_s, settings.lake.max_commit_retries)
+    except (DeltaError, OSError) as error:
+        raise RuntimeFailure(f"cannot maintain the lake at {root}: {root.redact(str(error))}") from error
+    if outcome.held_by:
+        raise RuntimeFailure(f"the maintenance lease of {root} is held by {outcome.held_by}: try again later")
+    for problem in outcome.problems:
+        print(f"not maintained: {problem}", file=sys.stderr)
+    print(f"maintained {', '.join(outcome.maintained) or 'no table'} in {root}")
+    return 1 if outcome.problems else 0
 
 
 # --- reading ---
@@ -207,11 +232,11 @@ COLUMNS = (
 
 def positions(args: argparse.Namespace, settings: Settings) -> int:
     """Print the latest observation per account and conid from position_updates."""
-    root = Path(settings.lake.root)
+    root = location_of(settings.lake)
     try:
         latest = LatestPositions(root).refresh()
     except (DeltaError, OSError) as error:
-        raise RuntimeFailure(f"cannot read the lake at {root}: {error}") from error
+        raise RuntimeFailure(f"cannot read the lake at {root}: {root.redact(str(error))}") from error
     if not latest:
         raise RuntimeFailure(f"no positions in the lake at {root} yet: has the service run with this config?")
     rows = [_row(latest[key]) for key in sorted(latest)]

@@ -7,9 +7,12 @@ all times, which is what makes replay and retries exactly-once.
 
 When: by size (`rows >= flush_rows`, checked after each intake and each commit) and by time (every flush
 tick takes whatever is pending). A failed commit keeps its rows here and holds the table back with capped
-exponential backoff; the next attempt takes everything pending, so a recovered lake catches up in few
-commits. A batch holds at most `MAX_BATCH_ROWS` rows (at least one chunk) so catching up after a long
-outage stays a series of bounded commits.
+exponential backoff; the next attempt takes everything pending, so a recovered lake catches up in few commits.
+Adaptive batching: a table commits at most once per `min_gap_s` (the writer sets it to `ADAPT_FACTOR` x the
+median commit time): when commits are slow (object storage) batches grow instead of commits, so rows/s stays
+high while commits/s stays at most 1 / (4 x commit time) per table; on a local lake (~10 ms) the gap is below
+the flush tick and changes nothing. A batch holds at most `MAX_BATCH_ROWS` rows (at least one chunk) so
+catching up after a long outage stays a series of bounded commits.
 """
 
 from dataclasses import dataclass, field
@@ -19,6 +22,8 @@ import pyarrow as pa
 MAX_BATCH_ROWS = 1_000_000
 RETRY_MIN_S = 0.5
 RETRY_MAX_S = 30.0
+ADAPT_FACTOR = 4.0
+"""Commits take at most about 1 / ADAPT_FACTOR of the time of a table that is busy."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,7 @@ class _TablePending:
     in_flight: bool = False
     failures: int = 0
     retry_at: float = 0.0
+    last_commit: float = -1e18
 
 
 class Backlog:
@@ -43,6 +49,8 @@ class Backlog:
 
     def __init__(self, flush_rows: int) -> None:
         self.flush_rows = flush_rows
+        self.min_gap_s = 0.0
+        """Least time between the start of two commits of one table (adaptive batching)."""
         self._tables: dict[str, _TablePending] = {}
 
     def add(self, table: str, rid: int, data: pa.Table) -> None:
@@ -63,13 +71,24 @@ class Backlog:
         """Tables holding any rows that may commit now (called on each flush tick)."""
         return [name for name, p in self._tables.items() if p.chunks and self._may_commit(p, now)]
 
+    def paced_until(self, now: float) -> float | None:
+        """When the first table due by size but held back only by `min_gap_s` may commit; None if none is."""
+        times = [
+            p.last_commit + self.min_gap_s
+            for p in self._tables.values()
+            if p.rows >= self.flush_rows and not p.in_flight and now >= p.retry_at
+        ]
+        later = [t for t in times if t > now]
+        return min(later) if later else None
+
     def pending_tables(self) -> list[str]:
         """Tables holding any rows, whether they may commit now or not (for a last batch at stop)."""
         return [name for name, p in self._tables.items() if p.chunks]
 
-    def take(self, table: str) -> list[Chunk]:
+    def take(self, table: str, now: float = 0.0) -> list[Chunk]:
         """The next batch of `table` (a prefix of its chunks); the table is in flight until its outcome."""
         pending = self._tables.setdefault(table, _TablePending())
+        pending.last_commit = now
         batch: list[Chunk] = []
         rows = 0
         for chunk in pending.chunks:
@@ -108,6 +127,6 @@ class Backlog:
         """Rows waiting for a commit, in all tables."""
         return sum(p.rows for p in self._tables.values())
 
-    @staticmethod
-    def _may_commit(pending: _TablePending, now: float) -> bool:
-        return not pending.in_flight and now >= pending.retry_at
+    def _may_commit(self, pending: _TablePending, now: float) -> bool:
+        paced = now >= pending.last_commit + self.min_gap_s
+        return not pending.in_flight and now >= pending.retry_at and paced

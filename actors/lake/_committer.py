@@ -3,7 +3,9 @@
 The writer actor only journals and decides; it hands each batch here and hears back by message
 (`BatchCommitted` / `CommitFailed`). So a slow, failing or hung lake never blocks the writer's inbox: senders'
 acks and status asks are answered while a commit or a compaction runs. Batches run one at a time, in order;
-maintenance runs between them when due, and at least every `IDLE_CHECK_S` when no batch comes.
+maintenance runs between them when due (and only while this writer holds the lake's maintenance lease, or
+never with `lake.maintenance = "off"`), and at least every `IDLE_CHECK_S` when no batch comes. Each outcome
+carries how long the commit took (the writer adapts its batching to it); error texts are redacted.
 
 Stopping waits a bounded time: for the batches already queued on a clean stop, for the running one only after
 a crash. What is skipped stays in the journal and is committed by the next incarnation. A thread that
@@ -13,6 +15,7 @@ version under a process-wide lock.
 
 import queue
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -20,6 +23,8 @@ from typing import Any, NamedTuple
 from loguru import logger
 
 from possync.actors.lake._backlog import Chunk
+from possync.actors.lake._lease import MaintenanceLease
+from possync.actors.lake._location import LakeLocation
 from possync.actors.lake._sink import DeltaSink
 from possync.actors.lake._tables import LakeTable
 from possync.messages.lake import BatchCommitted, CommitFailed
@@ -34,17 +39,29 @@ class _Batch(NamedTuple):
 
 
 class LakeCommitter:
-    """Commits batches to the tables under `root` in its own thread and reports each outcome via `report`."""
+    """Commits batches to the tables of a lake in its own thread and reports each outcome via `report`."""
 
-    def __init__(self, root: Path, app_id: str, report: Callable[[Any], None]) -> None:
-        """Start the thread; `report` gets each BatchCommitted or CommitFailed, in that thread (so: tell)."""
-        self._root = root
+    def __init__(
+        self,
+        location: LakeLocation | Path | str,
+        app_id: str,
+        report: Callable[[Any], None],
+        max_commit_retries: int = 30,
+        lease: MaintenanceLease | None = None,
+    ) -> None:
+        """Start the thread; `report` gets each BatchCommitted or CommitFailed, in that thread (so: tell).
+
+        `lease`: maintain only while holding it; None: never maintain (`lake.maintenance = "off"`).
+        """
+        location = self._location = LakeLocation.of(location)
         self._app_id = app_id
         self._report = report
+        self._retries = max_commit_retries
+        self._lease = lease
         self._batches: queue.SimpleQueue[_Batch | object] = queue.SimpleQueue()
         self._closing = threading.Event()
         self._abandon = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"lake-committer:{root}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"lake-committer:{location}", daemon=True)
         self._thread.start()
 
     def submit(self, table: LakeTable, chunks: list[Chunk]) -> None:
@@ -62,6 +79,8 @@ class LakeCommitter:
             self._abandon.set()
         self._batches.put(_STOP)
         self._thread.join(timeout_s)
+        if self._lease is not None and not self._thread.is_alive():
+            self._lease.release()
         self._abandon.set()
         if self._thread.is_alive():
             logger.warning("lake committer still busy after {}s; left to end on its own", timeout_s)
@@ -79,18 +98,23 @@ class LakeCommitter:
             if isinstance(batch, _Batch) and not self._abandon.is_set():
                 name = batch.table.name
                 if name not in sinks:
-                    sinks[name] = DeltaSink(self._root, batch.table, self._app_id)
+                    sinks[name] = DeltaSink(self._location, batch.table, self._app_id, self._retries)
                 self._commit(sinks[name], batch.chunks)
             for sink in sinks.values():
                 if self._closing.is_set():
                     break
-                sink.maintain_if_due()
+                sink.maintain_if_due(self._may_maintain)
+
+    def _may_maintain(self) -> bool:
+        return self._lease is not None and self._lease.held()
 
     def _commit(self, sink: DeltaSink, chunks: list[Chunk]) -> None:
         name = sink.table.name
+        started = time.perf_counter()
         try:
             version, rows = sink.commit(chunks)
         except Exception as error:
-            self._report(CommitFailed(name, f"{name}: {type(error).__name__}: {error}"))
+            text = self._location.redact(f"{name}: {type(error).__name__}: {error}")
+            self._report(CommitFailed(name, text))
             return
-        self._report(BatchCommitted(name, version, rows))
+        self._report(BatchCommitted(name, version, rows, time.perf_counter() - started))

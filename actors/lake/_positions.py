@@ -3,7 +3,9 @@
 `LatestPositions` loads the latest state once with one SQL query (a window over `position_updates`), then
 stays current by reading only the data files added since: a new file whose newest row is older than the
 state by more than `margin_s` holds only rows already folded (a compaction rewrote them) and is skipped by
-its statistics without being opened. Reads never write; they see only committed rows.
+its statistics without being opened. On an object-store lake the new rows are read by SQL instead
+(`event_ts >= newest - margin`, pruned by the files' statistics), with the lake's storage options. Reads
+never write; they see only committed rows.
 """
 
 from collections.abc import Iterable
@@ -15,6 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from deltalake import DeltaTable
 
+from possync.actors.lake._location import LakeLocation
 from possync.actors.lake._query import query
 from possync.actors.lake._tables import POSITION_UPDATES
 from possync.messages.domain import Contract, Observation, Source
@@ -30,11 +33,6 @@ SELECT * FROM (
     FROM position_updates {where}
 ) WHERE newest = 1
 """
-
-
-def _open(path: Path) -> DeltaTable | None:
-    """The Delta table at `path`, or None if there is none yet."""
-    return DeltaTable(str(path)) if DeltaTable.is_deltatable(str(path)) else None
 
 
 def _observation(row: dict) -> Observation:
@@ -92,10 +90,10 @@ def _newest_per_key(table: pa.Table) -> pa.Table:
     return both.sort_by(_ORDER).drop_columns([_ORDER])
 
 
-def latest_contracts(root: Path, conids: Iterable[int]) -> dict[int, Contract]:
+def latest_contracts(root: "str | Path | LakeLocation", conids: Iterable[int]) -> dict[int, Contract]:
     """The contract fields of the newest `position_updates` row of each of `conids` that the lake has."""
     wanted = sorted({int(conid) for conid in conids})
-    table = _open(root / POSITION_UPDATES.name)
+    table = LakeLocation.of(root).open(POSITION_UPDATES.name)
     if table is None or not wanted:
         return {}
     where = f"WHERE conid IN ({', '.join(map(str, wanted))})"
@@ -117,8 +115,8 @@ def _query(table: DeltaTable, sql: str) -> pa.Table:
 class LatestPositions:
     """The latest observation per (account, conid) in `position_updates`, kept current incrementally."""
 
-    def __init__(self, root: Path, margin_s: float = 600.0) -> None:
-        self._path = root / POSITION_UPDATES.name
+    def __init__(self, root: "str | Path | LakeLocation", margin_s: float = 600.0) -> None:
+        self._location = LakeLocation.of(root)
         self._margin = timedelta(seconds=margin_s)
         self._table: DeltaTable | None = None
         self._seen_files: set[str] = set()
@@ -133,13 +131,18 @@ class LatestPositions:
     def refresh(self) -> dict[PositionKey, Observation]:
         """Fold in every row committed since the last call and return the latest state."""
         if self._table is None:
-            self._table = _open(self._path)
+            self._table = self._location.open(POSITION_UPDATES.name)
             if self._table is None:
                 return self._latest
             self._fold(_query(self._table, _LATEST_SQL.format(where="")))
             self._seen_files = set(self._table.file_uris())
             return self._latest
+        before = self._table.version()
         self._table.update_incremental()
+        if not self._location.is_local:
+            if self._table.version() != before:
+                self._fold(_query(self._table, _LATEST_SQL.format(where=self._since())))
+            return self._latest
         files = self._table.file_uris()
         new_files = [f for f in files if f not in self._seen_files]
         if new_files:
@@ -147,6 +150,13 @@ class LatestPositions:
                 self._fold(_newest_per_key(pq.read_table(uri)))
         self._seen_files = set(files)
         return self._latest
+
+    def _since(self) -> str:
+        """The SQL condition selecting the rows that may not be folded yet (by event_ts)."""
+        if self._newest_ts is None:
+            return ""
+        cutoff = (self._newest_ts - self._margin).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return f"WHERE event_ts >= TIMESTAMP '{cutoff}'"
 
     def _files_worth_reading(self, uris: list[str]) -> list[str]:
         """The new files that may hold rows not folded yet (by each file's newest event_ts)."""

@@ -9,23 +9,29 @@ incarnation whose commit outlived it) harmless.
 
 Appends only, with `schema_mode="merge"`: a column added to a `LakeTable` schema evolves existing tables.
 
-Durability: delta-rs does not fsync. After each append the sink fsyncs the commit's log entry, its data
-files and their directories, so a commit the writer reports (and whose journal segment it may then delete)
-survives a power loss. Compaction and checkpoint files are fsynced the same way.
+Every commit names its writer in the commit info (`possync.writer`: the app id, unique per journal and stable
+across restarts) and retries a race lost to another writer up to `lake.max_commit_retries` times.
 
-Maintenance (in the committer thread, between commits, never during intake): every `COMPACT_EVERY_COMMITS`
+Durability: delta-rs does not fsync. On a local lake, after each append the sink fsyncs the commit's log
+entry, its data files and their directories, so a commit the writer reports (and whose journal segment it may
+then delete) survives a power loss. Compaction and checkpoint files are fsynced the same way. An object store
+is durable once the put returns: nothing to fsync, and no staging debris to clean (its puts are atomic).
+
+Maintenance (in the committer thread, between commits, never during intake), only while `may_maintain()` says
+so (the writer holds the lake's maintenance lease, `_lease`), otherwise skipped: every `COMPACT_EVERY_COMMITS`
 commits or `COMPACT_EVERY_S` seconds after a commit, `optimize.compact(target_size=16 MiB)` merges small
-files, a checkpoint is written and expired log entries are cleaned up, and the handle is reopened (a
-long-lived handle gets slower with every commit). Every `VACUUM_EVERY_S` a full vacuum removes files
-unreferenced for longer than the table's `delta.deletedFileRetentionDuration` (1 hour on tables created
-here), which includes complete-but-uncommitted files left by a kill -9. Half-written `…#<n>` staging files
-(which no vacuum removes) older than `DEBRIS_AGE_S` are deleted on open and on each maintenance.
+files, a checkpoint is written and expired log entries are cleaned up, and the handle is reopened (a long-
+lived handle gets slower with every commit). Every `VACUUM_EVERY_S` a full vacuum removes files unreferenced
+for longer than the table's `delta.deletedFileRetentionDuration` (1 hour on tables created here), which
+includes complete-but-uncommitted files left by a kill -9. Half-written `…#<n>` staging files (which no vacuum
+removes) older than `DEBRIS_AGE_S` are deleted on open and on each maintenance.
 """
 
 import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -35,6 +41,7 @@ from loguru import logger
 
 from possync.actors.lake._backlog import Chunk
 from possync.actors.lake._journal import fsync_path
+from possync.actors.lake._location import LakeLocation
 from possync.actors.lake._tables import LakeTable
 
 COMPACT_EVERY_COMMITS = 50
@@ -50,25 +57,36 @@ NO_HOOKS = PostCommitHookProperties(create_checkpoint=False, cleanup_expired_log
 """Checkpoints and log cleanup happen in maintenance, not inside a commit."""
 
 _DEBRIS = re.compile(r"#\d+$")
-_LOCKS: dict[Path, threading.Lock] = {}
+_LOCKS: dict[str, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
+WRITER_KEY = "possync.writer"
+"""The commit-info key naming the writer (its app id) of every commit possync makes."""
 
 
-def _commit_lock(path: Path) -> threading.Lock:
+def _commit_lock(path: str) -> threading.Lock:
     """The process-wide lock serialising every commit of this sink's table (across writer incarnations)."""
     with _LOCKS_GUARD:
         return _LOCKS.setdefault(path, threading.Lock())
 
 
 class DeltaSink:
-    """Commits batches of one `LakeTable` under `root`, exactly once per `app_id`, and keeps it maintained."""
+    """Commits batches of one `LakeTable` of a lake, exactly once per `app_id`, and keeps it maintained."""
 
-    def __init__(self, root: Path, table: LakeTable, app_id: str) -> None:
-        self.root = root
+    def __init__(
+        self,
+        location: LakeLocation | Path | str,
+        table: LakeTable,
+        app_id: str,
+        max_commit_retries: int = 30,
+    ) -> None:
+        """`location`: the lake (a local root may be given as a path)."""
+        location = self.location = LakeLocation.of(location)
         self.table = table
         self.app_id = app_id
-        self.path = (root / table.name).absolute()
-        self._lock = _commit_lock(self.path)
+        self.uri = location.table_uri(table.name)
+        self.path = Path(self.uri) if location.is_local else None
+        self._retries = max_commit_retries
+        self._lock = _commit_lock(self.uri)
         self._dt: DeltaTable | None = None
         self._commits_since_maintenance = 0
         self._last_maintenance = time.monotonic()
@@ -94,10 +112,11 @@ class DeltaSink:
                     data,
                     mode="append",
                     schema_mode="merge",
-                    commit_properties=CommitProperties(app_transactions=[Transaction(self.app_id, version)]),
+                    commit_properties=self._properties([Transaction(self.app_id, version)]),
                     post_commithook_properties=NO_HOOKS,
                 )
-                _fsync_version(self.path, dt.version())
+                if self.path is not None:
+                    _fsync_version(self.path, dt.version())
             except Exception:
                 self._dt = None
                 if self._committed_version() < version:
@@ -108,39 +127,68 @@ class DeltaSink:
             self._commits_since_maintenance += 1
             return version, data.num_rows
 
-    def maintain_if_due(self) -> None:
-        """Compact, checkpoint, clean up (and vacuum) if due; failures are logged and retried next time."""
+    def _properties(self, transactions: list[Transaction] | None = None) -> CommitProperties:
+        """Commit properties naming this writer, with its retries and app transactions."""
+        return CommitProperties(
+            custom_metadata={WRITER_KEY: self.app_id},
+            max_commit_retries=self._retries,
+            app_transactions=transactions,
+        )
+
+    def maintain_if_due(self, may_maintain: Callable[[], bool] = lambda: True) -> None:
+        """Compact, checkpoint, clean up (and vacuum) if due and `may_maintain()`; failures are logged and
+        retried next time. When due but not allowed (another writer maintains), the turn is skipped."""
         now = time.monotonic()
         due = self._commits_since_maintenance >= COMPACT_EVERY_COMMITS or (
             self._commits_since_maintenance > 0 and now - self._last_maintenance >= COMPACT_EVERY_S
         )
         if not due:
             return
+        if not may_maintain():
+            self._commits_since_maintenance = 0
+            self._last_maintenance = now
+            return
+        self.maintain(vacuum=now - self._last_vacuum >= VACUUM_EVERY_S)
+
+    def maintain(self, vacuum: bool) -> str:
+        """Compact, checkpoint, clean up now (and vacuum); "" if done, else the error (logged, redacted)."""
+        now = time.monotonic()
+        problem = ""
         with self._lock:
             started = time.perf_counter()
             try:
-                self._maintain(vacuum=now - self._last_vacuum >= VACUUM_EVERY_S)
+                self._maintain(vacuum)
             except Exception as error:
-                logger.warning("{}: maintenance failed (retried later): {!r}", self.table.name, error)
+                problem = self.location.redact(f"{type(error).__name__}: {error}")
+                logger.warning("{}: maintenance failed (retried later): {}", self.table.name, problem)
             finally:
                 self._dt = None
                 self._commits_since_maintenance = 0
                 self._last_maintenance = now
             logger.debug("{}: maintenance took {:.3f}s", self.table.name, time.perf_counter() - started)
+        return problem
 
     def _maintain(self, vacuum: bool) -> None:
         dt = self._open()
         before = dt.version()
-        dt.optimize.compact(target_size=TARGET_FILE_BYTES, post_commithook_properties=NO_HOOKS)
-        for version in range(before + 1, dt.version() + 1):
-            _fsync_version(self.path, version)
+        properties = self._properties()
+        dt.optimize.compact(
+            target_size=TARGET_FILE_BYTES, commit_properties=properties, post_commithook_properties=NO_HOOKS
+        )
+        if self.path is not None:
+            for version in range(before + 1, dt.version() + 1):
+                _fsync_version(self.path, version)
         dt.create_checkpoint()
-        _fsync_checkpoint(self.path, dt.version())
+        if self.path is not None:
+            _fsync_checkpoint(self.path, dt.version())
         dt.cleanup_metadata()
         if vacuum:
-            dt.vacuum(dry_run=False, full=True, post_commithook_properties=NO_HOOKS)
+            dt.vacuum(
+                dry_run=False, full=True, commit_properties=properties, post_commithook_properties=NO_HOOKS
+            )
             self._last_vacuum = time.monotonic()
-        _remove_debris(self.path)
+        if self.path is not None:
+            _remove_debris(self.path)
 
     def _open(self) -> DeltaTable:
         """The table handle, refreshed to the latest version; opened (or created) if there is none."""
@@ -151,15 +199,30 @@ class DeltaSink:
                 self._dt = None  # reopen next time: the table may have been replaced
                 raise
             return self._dt
-        if not self.root.is_dir():
-            raise FileNotFoundError(f"lake root {self.root} is missing (deleted, or its disk not mounted?)")
-        if DeltaTable.is_deltatable(str(self.path)):
-            dt = DeltaTable(self.path)
-        else:
-            dt = DeltaTable.create(self.path, self.table.schema, configuration=TABLE_CONFIGURATION)
-            logger.info("created lake table {}", self.path)
-        _remove_debris(self.path)
+        location = self.location
+        if location.is_local and not location.path.is_dir():
+            raise FileNotFoundError(f"lake root {location} is missing (deleted, or its disk not mounted?)")
+        dt = location.open(self.table.name) or self._create()
+        if self.path is not None:
+            _remove_debris(self.path)
         self._dt = dt
+        return dt
+
+    def _create(self) -> DeltaTable:
+        """Create the table; if another writer created it first, open theirs."""
+        try:
+            dt = DeltaTable.create(
+                self.uri,
+                self.table.schema,
+                configuration=TABLE_CONFIGURATION,
+                storage_options=self.location.options,
+                commit_properties=self._properties(),
+            )
+        except Exception:
+            if (existing := self.location.open(self.table.name)) is None:
+                raise
+            return existing
+        logger.info("created lake table {}", self.location.redact(self.uri))
         return dt
 
     def _committed_version(self) -> int:

@@ -11,8 +11,9 @@ Schemas (every column nullable; timestamps are microseconds, UTC):
 - position_updates: account, conid int64, symbol, sec_type, expiry, strike float64, right, currency,
   position float64, avg_cost float64, market_price float64, source, event_ts — append-only history.
 - active_strategies: conid int64, symbol, sec_type, expiry, strike float64, right, currency, exchange,
-  strategy_id, priority int64, active bool, changed_ts, changed_by — an append-only event log; the latest
-  row per conid (by changed_ts) is the current state.
+  strategy_id, priority int64, active bool, changed_ts, changed_by, account — an append-only event log; the
+  latest row per conid (by changed_ts) among those addressed to a service (account "" or its own) is the
+  current state there.
 - position_queue: conid int64, account, outcome, attempt int64, error, event_ts — one row per processing
   attempt of a queued position.
 Unnamed types are strings. To evolve a schema, append a column at the end of its schema and record: appends
@@ -187,6 +188,7 @@ ACTIVE_STRATEGIES = LakeTable(
         ("active", pa.bool_()),
         ("changed_ts", UTC_MICROS),
         ("changed_by", pa.string()),
+        ("account", pa.string()),
     ),
     record=lambda s: (
         *_contract_values(s.contract),
@@ -196,6 +198,7 @@ ACTIVE_STRATEGIES = LakeTable(
         s.active,
         s.changed_ts,
         s.changed_by,
+        s.account,
     ),
 )
 

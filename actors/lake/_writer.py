@@ -16,6 +16,14 @@ Flow of a `WriteRows` (told, or asked with a timeout):
 Commits per second per table are at most 1/flush_interval_s plus rows/s / flush_rows, and never more than
 one at a time: under load, batches just grow.
 
+Several writers (a fleet of services, each with its own journal and so its own app id) may append to one
+lake, local or on object storage (`_location`): each is exactly-once on its own; a commit that loses a race
+is retried by delta-rs (`lake.max_commit_retries`). Maintenance runs on the writer holding the lake's
+maintenance lease (`_lease`), or nowhere (`lake.maintenance = "off"`: `run.py maintain` does it).
+
+Adaptive batching: a table commits at most once per 4 x the median commit time (`_backlog`), so slow commits
+make bigger batches; `LakeStatus` reports commit p50/p99 and the median batch.
+
 Durability (exact): an acknowledged row survives a crash of the writer and a kill -9 of the process. It
 survives a power loss once the journal is fsynced, which happens on every flush tick and before any of its
 rows is handed to the lake; committed data is fsynced by the sink before its journal segment goes.
@@ -46,15 +54,19 @@ from typing import Any
 import pyarrow as pa
 from loguru import logger
 
-from possync.actors.lake._backlog import Backlog
+from possync.actors.lake._backlog import ADAPT_FACTOR, Backlog
 from possync.actors.lake._committer import LakeCommitter
 from possync.actors.lake._journal import Journal, JournalLockedError
+from possync.actors.lake._latency import CommitTimes
+from possync.actors.lake._lease import MaintenanceLease
+from possync.actors.lake._location import location_of
 from possync.actors.lake._tables import TABLES, LakeRowError, LakeTable, split_by_table, table_named
 from possync.config.settings import LakeSettings
 from possync.messages.lake import (
     BatchCommitted,
     CommitFailed,
     FlushNow,
+    FlushPaced,
     FlushTick,
     GetLakeStatus,
     LakeRow,
@@ -92,13 +104,14 @@ class LakeWriterActor(SupervisedActor):
         journal_dir: str | Path | None = None,
         on_accepted: Callable[[tuple[LakeRow, ...]], None] | None = None,
     ) -> None:
-        """Write under `settings.root`; the journal defaults to `<root>/_journal`. `on_accepted` is called
-        (in this actor's thread) with the rows of every `WriteRows` once they are accepted."""
+        """Write under `settings.root`; the journal defaults to `<local_dir>/_journal`. `on_accepted` is
+        called (in this actor's thread) with the rows of every `WriteRows` once they are accepted."""
         super().__init__(ctx)
         self.settings = settings
         self._on_accepted = on_accepted
-        self._root = Path(settings.root)
-        self._journal_dir = Path(journal_dir) if journal_dir is not None else self._root / "_journal"
+        self._location = location_of(settings)
+        self._journal_dir = Path(journal_dir) if journal_dir is not None else self._location.journal_dir()
+        self._times = CommitTimes()
         self._owns_scheduler = ctx is None
         self._scheduler: Scheduler | None = None if ctx is None else ctx.tree.scheduler
         self._backlog = Backlog(settings.flush_rows)
@@ -106,6 +119,7 @@ class LakeWriterActor(SupervisedActor):
         self._journal: Journal | None = None
         self._committer: LakeCommitter | None = None
         self._tick: Timer | None = None
+        self._paced: Timer | None = None
         self._errors: dict[str, str] = {}
         self._rows_accepted = 0
         self._rows_written = 0
@@ -133,6 +147,10 @@ class LakeWriterActor(SupervisedActor):
                 return reply
             case FlushTick():
                 self._on_tick()
+            case FlushPaced():
+                self._paced = None
+                self._flush(self._backlog.due_by_size(self._now()))
+                self._schedule_paced()
             case BatchCommitted():
                 self._on_committed(message)
             case CommitFailed():
@@ -176,6 +194,7 @@ class LakeWriterActor(SupervisedActor):
         self._rows_accepted += len(rows)
         self._journal_pending()
         self._flush(self._backlog.due_by_size(self._now()))
+        self._schedule_paced()
         return RowsAccepted(len(rows), durable=not self._unjournaled)
 
     def _journal_pending(self) -> None:
@@ -199,7 +218,7 @@ class LakeWriterActor(SupervisedActor):
     def _open_journal(self) -> bool:
         """Open and replay the journal, start the committer; False (and unhealthy) if it cannot be opened."""
         try:
-            self._root.mkdir(parents=True, exist_ok=True)
+            self._location.local_dir.mkdir(parents=True, exist_ok=True)
             journal = Journal(self._journal_dir)
         except (OSError, JournalLockedError) as error:
             self._set_error(JOURNAL, f"cannot open the journal {self._journal_dir}: {error}")
@@ -213,8 +232,12 @@ class LakeWriterActor(SupervisedActor):
                 logger.error("journal record {} cannot be replayed and is dropped: {}", record.rid, error)
         if records:
             logger.info("lake writer replayed {} journal records ({} rows)", len(records), self._backlog.rows)
+        app_id = f"possync-lake-writer-{journal.identity}"
+        lease = None
+        if self.settings.maintenance == "auto":
+            lease = MaintenanceLease(self._location, app_id, self.settings.maintenance_lease_s)
         self._committer = LakeCommitter(
-            self._root, f"possync-lake-writer-{journal.identity}", self._tell_self
+            self._location, app_id, self._tell_self, self.settings.max_commit_retries, lease
         )
         for table in TABLES:
             self._submit(table.name)
@@ -234,14 +257,21 @@ class LakeWriterActor(SupervisedActor):
         if message.rows:
             self._commits += 1
             self._rows_written += message.rows
+            self._times.add(message.seconds, message.rows)
+            self._backlog.min_gap_s = ADAPT_FACTOR * self._times.seconds(0.5)
         self._clear_error(message.table)
         self._release_journal()
         self._flush(self._backlog.due_by_size(self._now()))
+        self._schedule_paced()
 
     def _on_failed(self, message: CommitFailed) -> None:
         delay = self._backlog.failed(message.table, self._now())
         self._failed_commits += 1
-        self._set_error(message.table, f"{message.error} (rows kept; retry in {delay:.1f}s)")
+        self._set_error(
+            message.table,
+            f"{message.error} (lake {self._location} unreachable or unwritable; rows kept; "
+            f"retry in {delay:.1f}s)",
+        )
 
     def _flush(self, tables: list[str]) -> None:
         for name in tables:
@@ -250,7 +280,7 @@ class LakeWriterActor(SupervisedActor):
     def _submit(self, table: str) -> None:
         """Hand the next batch of `table` to the committer, its rows fsynced in the journal first."""
         assert self._committer is not None
-        chunks = self._backlog.take(table)
+        chunks = self._backlog.take(table, self._now())
         self._sync_journal()
         self._committer.submit(table_named(table), chunks)
 
@@ -279,6 +309,10 @@ class LakeWriterActor(SupervisedActor):
             failed_commits=self._failed_commits,
             journal_bytes=self._journal.size_bytes if self._journal is not None else 0,
             last_error=next(reversed(self._errors.values()), ""),
+            commit_p50_s=self._times.seconds(0.5),
+            commit_p99_s=self._times.seconds(0.99),
+            batch_rows_p50=self._times.rows_median(),
+            lake=str(self._location),
         )
 
     def _set_error(self, source: str, error: str) -> None:
@@ -303,12 +337,20 @@ class LakeWriterActor(SupervisedActor):
             self.settings.flush_interval_s, partial(self._tell_self, FlushTick())
         )
 
+    def _schedule_paced(self) -> None:
+        """Wake up when a table due by size but paced by adaptive batching may commit (one timer at most)."""
+        if self._paced is not None or (at := self._backlog.paced_until(now := self._now())) is None:
+            return
+        assert self._scheduler is not None
+        self._paced = self._scheduler.schedule(at - now, partial(self._tell_self, FlushPaced()))
+
     def _tell_self(self, message: Any) -> None:
         tell_quietly(self.actor_ref, message)
 
     def _shutdown(self, finish_queued: bool) -> None:
-        if self._tick is not None:
-            self._tick.cancel()
+        for timer in (self._tick, self._paced):
+            if timer is not None:
+                timer.cancel()
         if self._committer is not None:
             self._committer.stop(STOP_TIMEOUT_S if finish_queued else CRASH_STOP_TIMEOUT_S, finish_queued)
         if self._journal is not None:

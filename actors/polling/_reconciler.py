@@ -13,7 +13,7 @@ from pathlib import Path
 from loguru import logger
 
 from possync.actors import TreeActor, Unavailable, ask_by_name
-from possync.actors.lake import LatestPositions
+from possync.actors.lake import LakeLocation, LatestPositions
 from possync.actors.names import CONNECTION, LAKE_WRITER
 from possync.actors.polling._drift import find_drift
 from possync.messages.domain import utc_now
@@ -34,12 +34,16 @@ class ReconcilerActor(TreeActor):
     """Periodic drift repair (see the module docstring); ask it `ReconcileNow` for an immediate run."""
 
     def __init__(
-        self, ctx: ChildContext, lake_root: str | Path, interval_s: float, request_timeout_s: float = 10.0
+        self,
+        ctx: ChildContext,
+        lake_root: str | Path | LakeLocation,
+        interval_s: float,
+        request_timeout_s: float = 10.0,
     ) -> None:
         super().__init__(ctx)
         self._interval_s = interval_s
         self._request_timeout_s = request_timeout_s
-        self._lake = LatestPositions(Path(lake_root))
+        self._lake = LatestPositions(LakeLocation.of(lake_root))
         self.last_report = ReconcileReport(0, 0, "not run yet")
 
     def on_start(self) -> None:

@@ -5,7 +5,9 @@ from possync.actors.registry._store import (
     StrategyLog,
     UnknownContract,
     activation,
+    addressed_to,
     append_change,
+    current_change,
     deactivation,
     latest_per_conid,
 )
@@ -15,7 +17,9 @@ __all__ = [
     "StrategyLog",
     "UnknownContract",
     "activation",
+    "addressed_to",
     "append_change",
+    "current_change",
     "deactivation",
     "latest_per_conid",
 ]

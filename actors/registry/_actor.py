@@ -9,7 +9,7 @@ the writer has committed them they are laid over what the table says, so nothing
 
 Rows lacking contract fields get them from the lake's latest positions; a conid the lake has never
 seen is reported once and stays inactive (retried every `RESOLVE_RETRY_S`). A garbage row is reported
-once and skipped.
+once and skipped. In a fleet, only the rows addressed to this service's account (or to every service) apply.
 """
 
 from datetime import datetime
@@ -18,9 +18,15 @@ from pathlib import Path
 from loguru import logger
 
 from possync.actors import TreeActor, Unavailable, ask_by_name, tell_by_name
-from possync.actors.lake import latest_contracts
+from possync.actors.lake import LakeLocation, latest_contracts
 from possync.actors.names import LAKE_WRITER, QUEUE, STREAMS
-from possync.actors.registry._store import StrategyLog, UnknownContract, activation, latest_per_conid
+from possync.actors.registry._store import (
+    StrategyLog,
+    UnknownContract,
+    activation,
+    addressed_to,
+    latest_per_conid,
+)
 from possync.config.settings import RegistrySettings
 from possync.messages.domain import utc_now
 from possync.messages.lake import RowsAccepted, StrategyChange, WriteRows
@@ -53,12 +59,16 @@ class RegistryActor(TreeActor):
     def __init__(
         self,
         ctx: ChildContext,
-        lake_root: str | Path,
+        lake_root: str | Path | LakeLocation,
         settings: RegistrySettings,
         write_timeout_s: float = 5.0,
+        account: str = "",
     ) -> None:
+        """`account`: the service's account (`ib.account`); "" applies every row (all accounts)."""
         super().__init__(ctx)
-        self._root = Path(lake_root)
+        self._root = LakeLocation.of(lake_root)
+        self._account = account
+        self._latest: dict[int, StrategyChange] = {}
         self._settings = settings
         self._write_timeout_s = write_timeout_s
         self._log = StrategyLog(self._root)
@@ -105,7 +115,13 @@ class RegistryActor(TreeActor):
         contract = request.contract or (known.contract if known else None)
         try:
             change = activation(
-                self._root, request.conid, request.strategy_id, request.priority, CHANGED_BY, contract
+                self._root,
+                request.conid,
+                request.strategy_id,
+                request.priority,
+                CHANGED_BY,
+                contract,
+                self._account,
             )
         except UnknownContract as error:
             return ChangeRefused(str(error))
@@ -115,8 +131,15 @@ class RegistryActor(TreeActor):
         current = self._active.get(conid)
         if current is None:
             return ChangeRefused(f"conid {conid} is not active")
+        source = self._latest.get(conid)
         change = StrategyChange(
-            current.contract, current.strategy_id, current.priority, False, utc_now(), CHANGED_BY
+            current.contract,
+            current.strategy_id,
+            current.priority,
+            False,
+            utc_now(),
+            CHANGED_BY,
+            source.account if source is not None else self._account,
         )
         return self._write(change)
 
@@ -148,7 +171,9 @@ class RegistryActor(TreeActor):
 
     def _apply(self) -> None:
         """Recompute the active set from the log and our pending changes; tell the streaming side the diff."""
-        latest = latest_per_conid([*self._logged, *self._own.values()])
+        changes = [*self._logged, *self._own.values()]
+        latest = latest_per_conid(c for c in changes if addressed_to(c, self._account))
+        self._latest = latest
         wanted = [c for c in latest.values() if c.active]
         missing = [c.contract.conid for c in wanted if not (c.contract.symbol and c.contract.sec_type)]
         found = latest_contracts(self._root, missing) if missing else {}

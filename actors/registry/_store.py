@@ -3,7 +3,11 @@
 Used by the RegistryActor (which reads it; its own writes go through the lake writer) and by the CLI in
 another process (which appends with `append_change`). Two writers are allowed: appends do not conflict,
 and a commit that loses a race is retried. A row another tool wrote badly is reported and skipped by
-`parse_changes`, never fatal.
+`parse_changes`, never fatal. Every read and write takes the lake's location (URI and storage options), so
+it works on an object-store lake as on a local one.
+
+A fleet: a row's `account` addresses it to the service of that account ("" or null: to every service);
+a service applies the rows addressed to it (`addressed_to`), the latest per conid winning.
 """
 
 import random
@@ -14,10 +18,10 @@ from pathlib import Path
 
 import msgspec
 import pyarrow as pa
-from deltalake import DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError
 
-from possync.actors.lake import ACTIVE_STRATEGIES, latest_contracts, read_all
+from possync.actors.lake import ACTIVE_STRATEGIES, LakeLocation, latest_contracts, read_all
 from possync.messages.domain import Contract, utc_now
 from possync.messages.lake import StrategyChange
 from possync.messages.routing import DEFAULT_PRIORITY
@@ -61,6 +65,7 @@ def _change(row: dict) -> StrategyChange:
         active=row["active"],
         changed_ts=row["changed_ts"],
         changed_by=row.get("changed_by") or "",
+        account=row.get("account") or "",
     )
 
 
@@ -77,6 +82,11 @@ def parse_changes(rows: Iterable[dict]) -> tuple[list[StrategyChange], list[str]
     return changes, garbage
 
 
+def addressed_to(change: StrategyChange, account: str) -> bool:
+    """Whether `change` applies to the service of `account` ("" : a service of every account it manages)."""
+    return not account or change.account in ("", account)
+
+
 def latest_per_conid(changes: Iterable[StrategyChange]) -> dict[int, StrategyChange]:
     """The newest change of each conid (by changed_ts; on a tie the later one in the log)."""
     latest: dict[int, StrategyChange] = {}
@@ -90,16 +100,16 @@ def latest_per_conid(changes: Iterable[StrategyChange]) -> dict[int, StrategyCha
 class StrategyLog:
     """A reader of `active_strategies` under a lake root that notices new commits cheaply."""
 
-    def __init__(self, root: Path) -> None:
-        self._path = str(root / ACTIVE_STRATEGIES.name)
+    def __init__(self, root: "str | Path | LakeLocation") -> None:
+        self._location = LakeLocation.of(root)
         self._table: DeltaTable | None = None
 
     def version(self) -> int | None:
         """The table's latest version (one small log read), or None while the table does not exist."""
         if self._table is None:
-            if not DeltaTable.is_deltatable(self._path):
+            self._table = self._location.open(ACTIVE_STRATEGIES.name)
+            if self._table is None:
                 return None
-            self._table = DeltaTable(self._path)
         else:
             self._table.update_incremental()
         return self._table.version()
@@ -111,7 +121,7 @@ class StrategyLog:
         return parse_changes(read_all(self._table).to_pylist())
 
 
-def append_change(root: Path, change: StrategyChange, attempts: int = 8) -> None:
+def append_change(root: "str | Path | LakeLocation", change: StrategyChange, attempts: int = 8) -> None:
     """Append one change to `active_strategies` (creating it), retrying a commit that lost a race.
 
     Raises CommitFailedError when `attempts` commits in a row lost; raises `LakeRowError` for a bad change.
@@ -119,11 +129,19 @@ def append_change(root: Path, change: StrategyChange, attempts: int = 8) -> None
     append_rows(root, ACTIVE_STRATEGIES.unpack(ACTIVE_STRATEGIES.pack([change])), attempts)
 
 
-def append_rows(root: Path, data: pa.Table, attempts: int = 8) -> None:
+def append_rows(root: "str | Path | LakeLocation", data: pa.Table, attempts: int = 8) -> None:
     """Append `data` to `active_strategies` as is, retrying a commit that lost a race with another writer."""
+    location = LakeLocation.of(root)
     for attempt in range(1, attempts + 1):
         try:
-            write_deltalake(str(root / ACTIVE_STRATEGIES.name), data, mode="append", schema_mode="merge")
+            write_deltalake(
+                location.table_uri(ACTIVE_STRATEGIES.name),
+                data,
+                mode="append",
+                schema_mode="merge",
+                storage_options=location.options,
+                commit_properties=CommitProperties(max_commit_retries=30),
+            )
             return
         except CommitFailedError:
             if attempt == attempts:
@@ -132,9 +150,16 @@ def append_rows(root: Path, data: pa.Table, attempts: int = 8) -> None:
 
 
 def activation(
-    root: Path, conid: int, strategy_id: str, priority: int, changed_by: str, contract: Contract | None = None
+    root: "str | Path | LakeLocation",
+    conid: int,
+    strategy_id: str,
+    priority: int,
+    changed_by: str,
+    contract: Contract | None = None,
+    account: str = "",
 ) -> StrategyChange:
-    """An activation of `conid`, with its contract fields from `contract` or else from the lake's positions.
+    """An activation of `conid` (for the service of `account`; "": every service), with its contract fields
+    from `contract` or else from the lake's positions.
 
     Raises UnknownContract when no contract is given and the lake has never seen a position of `conid`.
     """
@@ -142,17 +167,28 @@ def activation(
         contract = latest_contracts(root, [conid]).get(conid)
         if contract is None:
             raise UnknownContract(
-                f"conid {conid} is not among the positions in the lake at {root}: activate a contract the "
+                f"conid {conid} is not among the positions in the lake at {LakeLocation.of(root)}: activate "
+                "a contract the "
                 "account holds, or give its symbol and security type"
             )
-    return StrategyChange(contract, strategy_id, priority, True, utc_now(), changed_by)
+    return StrategyChange(contract, strategy_id, priority, True, utc_now(), changed_by, account)
 
 
-def deactivation(root: Path, conid: int, changed_by: str) -> StrategyChange:
-    """A deactivation of `conid`, carrying the fields of its current registry entry when there is one."""
+def current_change(root: "str | Path | LakeLocation", conid: int, account: str = "") -> StrategyChange | None:
+    """The latest change of `conid` addressed to the service of `account` ("": any), or None."""
     log = StrategyLog(root)
     log.version()
-    current = latest_per_conid(log.read()[0]).get(conid)
+    return latest_per_conid(c for c in log.read()[0] if addressed_to(c, account)).get(conid)
+
+
+def deactivation(
+    root: "str | Path | LakeLocation", conid: int, changed_by: str, account: str = ""
+) -> StrategyChange:
+    """A deactivation of `conid` for `account` ("": every service), carrying the fields of its current
+    registry entry when there is one."""
+    current = current_change(root, conid, account)
     if current is None:
         current = StrategyChange(Contract(conid, "", ""), "", DEFAULT_PRIORITY, False, utc_now(), changed_by)
-    return msgspec.structs.replace(current, active=False, changed_ts=utc_now(), changed_by=changed_by)
+    return msgspec.structs.replace(
+        current, active=False, changed_ts=utc_now(), changed_by=changed_by, account=account
+    )

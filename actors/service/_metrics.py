@@ -32,6 +32,8 @@ class StatusCollector:
         yield _gauge("possync_lake_pending_rows", "Rows accepted but not yet committed", s.lake.pending_rows)
         yield _counter("possync_lake_rows_written", "Rows committed to the lake", s.lake.rows_written)
         yield _counter("possync_lake_commits", "Delta commits made by the lake writer", s.lake.commits)
+        yield _gauge("possync_lake_commit_p50_seconds", "Median recent commit time", s.lake.commit_p50_s)
+        yield _gauge("possync_lake_commit_p99_seconds", "p99 recent commit time", s.lake.commit_p99_s)
         yield _counter("possync_reconnects", "Gateway reconnections", s.connection.reconnects)
         yield _counter("possync_refusals_101", "Subscriptions refused with error 101", s.slots.refused_101)
         yield _counter("possync_pacing_delays", "Requests delayed by pacing", s.connection.pacing_delays)

@@ -226,4 +226,8 @@ def _lake(status: LakeStatus | None) -> report.LakeStatusSummary:
         commits=status.commits,
         healthy=status.healthy,
         last_error=status.last_error,
+        commit_p50_s=status.commit_p50_s,
+        commit_p99_s=status.commit_p99_s,
+        batch_rows_p50=status.batch_rows_p50,
+        lake=status.lake,
     )

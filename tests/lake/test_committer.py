@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from deltalake import DeltaTable
 
@@ -43,7 +44,8 @@ def chunk(rid: int, first_id: int, count: int = 10) -> Chunk:
 
 
 class Reports:
-    """The committer's reports, in order; `gate_first` makes the first report block until `release()`."""
+    """The committer's reports, in order (commit times set to 0.0 so they compare); `gate_first` makes the
+    first report block until `release()`."""
 
     def __init__(self, gate_first: bool = False) -> None:
         self.received: list[Any] = []
@@ -53,6 +55,9 @@ class Reports:
             self._gate.set()
 
     def __call__(self, outcome: Any) -> None:
+        if isinstance(outcome, BatchCommitted):
+            assert outcome.seconds >= 0.0
+            outcome = msgspec.structs.replace(outcome, seconds=0.0)
         self.received.append(outcome)
         self.first_arrived.set()
         self._gate.wait(10)

@@ -36,6 +36,7 @@ DOCUMENTED = {
         ("strike", pa.float64()), ("right", pa.string()), ("currency", pa.string()),
         ("exchange", pa.string()), ("strategy_id", pa.string()), ("priority", pa.int64()),
         ("active", pa.bool_()), ("changed_ts", UTC_TS), ("changed_by", pa.string()),
+        ("account", pa.string()),
     ],
     "position_queue": [
         ("conid", pa.int64()), ("account", pa.string()), ("outcome", pa.string()), ("attempt", pa.int64()),
