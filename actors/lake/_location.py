@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deltalake import DeltaTable
+from deltalake.exceptions import TableNotFoundError
 
 from possync.config.settings import LakeSettings
 
@@ -81,11 +82,18 @@ class LakeLocation:
 
     def is_table(self, name: str) -> bool:
         """Whether table `name` exists."""
-        return DeltaTable.is_deltatable(self.table_uri(name), storage_options=self.options)
+        return self.open(name) is not None
 
     def open(self, name: str) -> DeltaTable | None:
-        """Table `name` at its latest version, or None if it does not exist yet."""
-        return DeltaTable(self.table_uri(name), storage_options=self.options) if self.is_table(name) else None
+        """Table `name` at its latest version, or None if it does not exist yet.
+
+        Not `DeltaTable.is_deltatable`: it holds the GIL during its network I/O (every thread of the
+        service would wait for the object store); opening the table releases it.
+        """
+        try:
+            return DeltaTable(self.table_uri(name), storage_options=self.options)
+        except TableNotFoundError:
+            return None
 
     def redact(self, text: str) -> str:
         """`text` with every secret storage option value and URI password replaced by `***`."""
