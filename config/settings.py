@@ -101,13 +101,10 @@ class LakeSettings(Section):
     root: NonEmptyStr = "lake"  # a directory, or an object-store URI (s3://bucket/prefix, gs://, az://, ...)
     flush_interval_s: Seconds = 1.0
     flush_rows: Count = 5000
-    local_dir: str = (
-        ""  # journal and local state; "": <root> for a local lake, ./possync-state/<bucket_prefix>
-    )
+    local_dir: str = ""  # the journal; "": <root> (local lake), ./possync-state/<bucket_prefix> (else)
     maintenance: Literal["auto", "off"] = "auto"  # compaction/checkpoints/vacuum here (one writer at a time)
-    maintenance_lease_s: Seconds = (
-        600.0  # a maintenance lease not renewed this long is free for another writer
-    )
+    compact_every_commits: Count = 50  # a table is compacted and checkpointed after this many own commits
+    maintenance_lease_s: Seconds = 600.0  # a lease not renewed this long is free for another writer
     max_commit_retries: Count = 30  # delta-rs retries of a commit that lost a race with another writer
     storage_options: dict[str, str] = {}  # passed to every Delta read and write (endpoint, region, keys, ...)
 

@@ -68,8 +68,11 @@ class Backlog:
         ]
 
     def due_by_time(self, now: float) -> list[str]:
-        """Tables holding any rows that may commit now (called on each flush tick)."""
-        return [name for name, p in self._tables.items() if p.chunks and self._may_commit(p, now)]
+        """Tables holding any rows, or whose last batch failed (even an empty one: opening the table), that
+        may commit now (called on each flush tick)."""
+        return [
+            name for name, p in self._tables.items() if (p.chunks or p.failures) and self._may_commit(p, now)
+        ]
 
     def paced_until(self, now: float) -> float | None:
         """When the first table due by size but held back only by `min_gap_s` may commit; None if none is."""

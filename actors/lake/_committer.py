@@ -48,6 +48,7 @@ class LakeCommitter:
         report: Callable[[Any], None],
         max_commit_retries: int = 30,
         lease: MaintenanceLease | None = None,
+        compact_every: int | None = None,
     ) -> None:
         """Start the thread; `report` gets each BatchCommitted or CommitFailed, in that thread (so: tell).
 
@@ -58,6 +59,7 @@ class LakeCommitter:
         self._report = report
         self._retries = max_commit_retries
         self._lease = lease
+        self._compact_every = compact_every
         self._batches: queue.SimpleQueue[_Batch | object] = queue.SimpleQueue()
         self._closing = threading.Event()
         self._abandon = threading.Event()
@@ -98,7 +100,9 @@ class LakeCommitter:
             if isinstance(batch, _Batch) and not self._abandon.is_set():
                 name = batch.table.name
                 if name not in sinks:
-                    sinks[name] = DeltaSink(self._location, batch.table, self._app_id, self._retries)
+                    sinks[name] = DeltaSink(
+                        self._location, batch.table, self._app_id, self._retries, self._compact_every
+                    )
                 self._commit(sinks[name], batch.chunks)
             for sink in sinks.values():
                 if self._closing.is_set():

@@ -78,8 +78,11 @@ class DeltaSink:
         table: LakeTable,
         app_id: str,
         max_commit_retries: int = 30,
+        compact_every: int | None = None,
     ) -> None:
-        """`location`: the lake (a local root may be given as a path)."""
+        """`location`: the lake (a local root may be given as a path); `compact_every`: commits between two
+        maintenance runs (None: `COMPACT_EVERY_COMMITS`)."""
+        self._compact_every = compact_every
         location = self.location = LakeLocation.of(location)
         self.table = table
         self.app_id = app_id
@@ -139,7 +142,8 @@ class DeltaSink:
         """Compact, checkpoint, clean up (and vacuum) if due and `may_maintain()`; failures are logged and
         retried next time. When due but not allowed (another writer maintains), the turn is skipped."""
         now = time.monotonic()
-        due = self._commits_since_maintenance >= COMPACT_EVERY_COMMITS or (
+        every = self._compact_every or COMPACT_EVERY_COMMITS
+        due = self._commits_since_maintenance >= every or (
             self._commits_since_maintenance > 0 and now - self._last_maintenance >= COMPACT_EVERY_S
         )
         if not due:

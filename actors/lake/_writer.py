@@ -237,7 +237,12 @@ class LakeWriterActor(SupervisedActor):
         if self.settings.maintenance == "auto":
             lease = MaintenanceLease(self._location, app_id, self.settings.maintenance_lease_s)
         self._committer = LakeCommitter(
-            self._location, app_id, self._tell_self, self.settings.max_commit_retries, lease
+            self._location,
+            app_id,
+            self._tell_self,
+            self.settings.max_commit_retries,
+            lease,
+            self.settings.compact_every_commits,
         )
         for table in TABLES:
             self._submit(table.name)

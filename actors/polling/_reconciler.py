@@ -43,7 +43,8 @@ class ReconcilerActor(TreeActor):
         super().__init__(ctx)
         self._interval_s = interval_s
         self._request_timeout_s = request_timeout_s
-        self._lake = LatestPositions(LakeLocation.of(lake_root))
+        self._location = LakeLocation.of(lake_root)
+        self._lake = LatestPositions(self._location)
         self.last_report = ReconcileReport(0, 0, "not run yet")
 
     def on_start(self) -> None:
@@ -79,7 +80,11 @@ class ReconcilerActor(TreeActor):
             return ReconcileReport(0, 0, str(error))
         if not reply.complete:
             return ReconcileReport(0, 0, "the gateway has not finished sending positions")
-        drift = find_drift(reply, self._lake.refresh(), utc_now())
+        try:
+            latest = self._lake.refresh()
+        except Exception as error:  # the lake unreachable (object store down): compare next time
+            return ReconcileReport(0, 0, f"cannot read the lake: {self._location.redact(str(error))}")
+        drift = find_drift(reply, latest, utc_now())
         if drift:
             try:
                 ack = ask_by_name(self.tree_ctx, LAKE_WRITER, WriteRows(tuple(drift)), WRITE_TIMEOUT_S)

@@ -69,6 +69,7 @@ class RegistryActor(TreeActor):
         self._root = LakeLocation.of(lake_root)
         self._account = account
         self._latest: dict[int, StrategyChange] = {}
+        self._log_error = False
         self._settings = settings
         self._write_timeout_s = write_timeout_s
         self._log = StrategyLog(self._root)
@@ -157,10 +158,18 @@ class RegistryActor(TreeActor):
 
     def _refresh(self, force: bool) -> None:
         """Re-read the table if its version moved (or `force`) and apply; retry unknown conids at times."""
-        version = self._log.version()
+        try:
+            version = self._log.version()
+            if force or version != self._version:
+                logged, garbage = self._log.read()
+        except Exception as error:  # the lake unreachable: keep the active set, look again next time
+            self._unreadable(error)
+            return
+        if self._log_error:
+            logger.info("registry: active_strategies readable again")
+            self._log_error = False
         if force or version != self._version:
-            self._version = version
-            self._logged, garbage = self._log.read()
+            self._version, self._logged = version, logged
             for description in garbage:
                 self._report(f"active_strategies: skipped a bad row ({description})")
             seen = {(c.contract.conid, c.changed_ts) for c in self._logged}
@@ -169,6 +178,14 @@ class RegistryActor(TreeActor):
             return
         self._apply()
 
+    def _unreadable(self, error: Exception) -> None:
+        """Report (once per outage) that the table cannot be read; reopen it next time."""
+        if not self._log_error:
+            why = self._root.redact(str(error))
+            logger.warning("registry: cannot read active_strategies, the active set is kept: {}", why)
+        self._log_error = True
+        self._log = StrategyLog(self._root)
+
     def _apply(self) -> None:
         """Recompute the active set from the log and our pending changes; tell the streaming side the diff."""
         changes = [*self._logged, *self._own.values()]
@@ -176,7 +193,11 @@ class RegistryActor(TreeActor):
         self._latest = latest
         wanted = [c for c in latest.values() if c.active]
         missing = [c.contract.conid for c in wanted if not (c.contract.symbol and c.contract.sec_type)]
-        found = latest_contracts(self._root, missing) if missing else {}
+        try:
+            found = latest_contracts(self._root, missing) if missing else {}
+        except Exception as error:  # the lake unreachable: they stay unresolved and are looked up later
+            self._unreadable(error)
+            found = {}
         active: dict[int, ActiveContract] = {}
         self._unresolved = set()
         for change in wanted:

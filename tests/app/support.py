@@ -62,13 +62,20 @@ def as_settings(sections: dict[str, dict[str, Any]]) -> Settings:
 
 
 def write_toml(path: Path, sections: dict[str, dict[str, Any]]) -> Path:
-    """Write `sections` as a TOML config file (flat tables of strings, numbers and booleans)."""
+    """Write `sections` as a TOML config file (tables of strings, numbers, booleans and inline tables)."""
     lines: list[str] = []
     for section, values in sections.items():
         lines.append(f"[{section}]")
-        lines.extend(f"{key} = {json.dumps(value)}" for key, value in values.items())
+        lines.extend(f"{key} = {_toml_value(value)}" for key, value in values.items())
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def _toml_value(value: Any) -> str:
+    """`value` as TOML: JSON for scalars, an inline table of them for a dict."""
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {json.dumps(v)}" for k, v in value.items()) + " }"
+    return json.dumps(value)
 
 
 def register_active(root: Path, positions: list[DemoPosition], strategy_id: str = "e2e") -> None:

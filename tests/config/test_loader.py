@@ -206,3 +206,28 @@ def test_an_unknown_ib_client_names_the_two_choices() -> None:
 def test_the_ib_client_is_chosen_by_the_environment() -> None:
     assert load_settings(None, {"POSSYNC_IB_CLIENT": "ib_async"}).ib.client == "ib_async"
     assert load_settings(None, {}).ib.client == "ib_insync"
+
+
+def test_lake_storage_options_come_from_a_toml_table_and_from_the_environment(toml_file):
+    path = toml_file('[lake]\nroot = "s3://b/p"\nstorage_options = { AWS_REGION = "eu-west-1", A = "x" }\n')
+    environ = {"POSSYNC_LAKE_STORAGE_OPTIONS_AWS_SECRET_ACCESS_KEY": "k3y", "POSSYNC_LAKE_MAINTENANCE": "off"}
+    lake = load_settings(path, environ).lake
+    assert lake.storage_options == {"AWS_REGION": "eu-west-1", "A": "x", "AWS_SECRET_ACCESS_KEY": "k3y"}
+    assert lake.maintenance == "off" and lake.root == "s3://b/p"
+    whole = load_settings(path, {"POSSYNC_LAKE_STORAGE_OPTIONS": '{"B": "y"}'}).lake
+    assert whole.storage_options == {"B": "y"}
+
+
+@pytest.mark.parametrize(
+    ("text", "environ"),
+    [
+        ("[lake]\nstorage_options = { K = 1 }\n", {}),
+        ("", {"POSSYNC_LAKE_STORAGE_OPTIONS": "s3cr3t not json"}),
+    ],
+)
+def test_bad_storage_options_name_the_key_and_never_show_the_values(toml_file, text, environ):
+    with pytest.raises(ConfigError) as caught:
+        load_settings(toml_file(text), environ)
+    message = str(caught.value)
+    assert "lake.storage_options" in message and "table of strings" in message
+    assert "s3cr3t" not in message and "\n" not in message

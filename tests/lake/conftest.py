@@ -60,5 +60,5 @@ def start_writer(lake_root: Path) -> Iterator[Callable[..., pykka.ActorRef[Any]]
 
 
 def _ours() -> set[threading.Thread]:
-    """The Python threads alive, without the dummies of native threads (polars, delta-rs) that touched Python."""
+    """The Python threads alive, without the dummies of native threads (polars, delta-rs) that ran Python."""
     return {t for t in threading.enumerate() if not t.name.startswith("Dummy-")}

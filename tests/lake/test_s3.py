@@ -10,6 +10,7 @@ import pytest
 
 from possync.actors.lake import POSITION_UPDATES, LakeLocation, LatestPositions, lease_state, maintain_lake
 from possync.actors.lake import _sink as delta_sink
+from possync.actors.lake._lease import MaintenanceLease
 from possync.actors.lake._query import query
 from possync.messages.lake import RowsAccepted, WriteRows
 from tests.helpers import wait_until
@@ -98,7 +99,8 @@ def test_an_unreachable_bucket_keeps_every_row_reports_it_and_catches_up(
     s3.cut()
     try:
         for first in range(50, 250, 50):
-            assert writer.ask(WriteRows(observations(first, 50)), timeout=10) == RowsAccepted(50, durable=True)
+            reply = writer.ask(WriteRows(observations(first, 50)), timeout=10)
+            assert reply == RowsAccepted(50, durable=True)
         down = wait_until(lambda: not (s := status(writer)).healthy and s, 30, 0.05, "unhealthy")
         assert "unreachable" in down.last_error and down.pending_rows == 200
         assert "testing-secret" not in down.last_error
@@ -123,9 +125,6 @@ def test_run_maintain_compacts_under_the_lease_and_waits_for_a_holder(
     assert writers_of(location, "OPTIMIZE") and ids(location) == Counter(range(30))
     state = lease_state(location)
     assert state is not None and state.holder.startswith("possync-maintain-")  # released: expires at once
-    other = LakeLocation.of(location.uri, location.storage_options)
-    from possync.actors.lake._lease import MaintenanceLease
-
-    squatter = MaintenanceLease(other, "someone-else", 60)
+    squatter = MaintenanceLease(location, "someone-else", 60)
     assert squatter.claim()
     assert maintain_lake(location, lease_s=60).held_by.startswith("someone-else")

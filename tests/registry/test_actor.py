@@ -146,3 +146,22 @@ def _logged(root: Path) -> dict:
     log = StrategyLog(root)
     log.version()
     return latest_per_conid(log.read()[0])
+
+
+def test_a_service_applies_only_the_rows_addressed_to_its_account_or_to_every_one(lake_root):
+    streams: list = []
+    settings = RegistrySettings(refresh_interval_s=0.2)
+    tree = start_tree(
+        lake_writer_spec(str(lake_root)),
+        ChildSpec(STREAMS, Recorder, args=(streams,)),
+        ChildSpec(QUEUE, Recorder, args=([],)),
+        ChildSpec(REGISTRY, RegistryActor, args=(lake_root, settings), kwargs={"account": "DU2"}),
+    )
+    try:
+        msft, ibm = Contract(272093, "MSFT", "STK"), Contract(8314, "IBM", "STK")
+        for contract, account in ((AAPL, "DU1"), (msft, "DU2"), (ibm, "")):
+            append_change(lake_root, activation(lake_root, contract.conid, "s", 1, "cli", contract, account))
+        wait_until(lambda: activated(streams, ibm.conid) and activated(streams, msft.conid), 10, 0.05)
+        assert ask(tree, REGISTRY, IsActive(AAPL.conid)) is False
+    finally:
+        tree.stop()

@@ -14,6 +14,7 @@ from possync.actors.registry._store import (
     StrategyLog,
     UnknownContract,
     activation,
+    addressed_to,
     append_change,
     deactivation,
     latest_per_conid,
@@ -121,3 +122,19 @@ def test_two_processes_appending_at_once_lose_nothing(tmp_path):
     assert garbage == []
     assert len(latest) == 31
     assert DeltaTable(str(tmp_path / ACTIVE_STRATEGIES.name)).version() == 30
+
+
+def test_rows_name_an_account_and_a_table_without_the_column_reads_as_every_account(tmp_path):
+    old = ACTIVE_STRATEGIES.schema.remove(ACTIVE_STRATEGIES.schema.get_field_index("account"))
+    row = {"conid": AAPL.conid, "symbol": "AAPL", "sec_type": "STK", "strategy_id": "s", "priority": 1}
+    row |= {"active": True, "changed_ts": utc_now(), "changed_by": "old-possync"}
+    write_deltalake(str(tmp_path / ACTIVE_STRATEGIES.name), pa.Table.from_pylist([row], schema=old))
+    (change,) = current(tmp_path)[0].values()
+    assert change.account == "" and addressed_to(change, "DU2") and addressed_to(change, "")
+
+    msft = Contract(272093, "MSFT", "STK")
+    append_change(tmp_path, activation(tmp_path, msft.conid, "s", 1, "cli", msft, account="DU1"))
+    latest = current(tmp_path)[0]
+    assert latest[msft.conid].account == "DU1" and latest[AAPL.conid].account == ""
+    assert not addressed_to(latest[msft.conid], "DU2") and addressed_to(latest[msft.conid], "DU1")
+    assert deactivation(tmp_path, msft.conid, "cli", account="DU1").account == "DU1"
