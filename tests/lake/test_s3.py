@@ -70,12 +70,11 @@ def test_a_writer_on_s3_is_exactly_once_across_a_restart_and_every_reader_sees_t
 
 
 def test_two_writers_append_to_one_s3_lake_and_only_the_lease_holder_maintains(
-    start_writer: Any, s3: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    start_writer: Any, s3: S3Server, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(delta_sink, "COMPACT_EVERY_COMMITS", 4)
     location = lake(s3, "fleet")
-    first = s3_writer(start_writer, s3, "fleet", tmp_path / "a", flush_rows=10)
-    second = s3_writer(start_writer, s3, "fleet", tmp_path / "b", flush_rows=10)
+    first = s3_writer(start_writer, s3, "fleet", tmp_path / "a", flush_rows=10, compact_every_commits=4)
+    second = s3_writer(start_writer, s3, "fleet", tmp_path / "b", flush_rows=10, compact_every_commits=4)
     for batch in range(12):
         for index, writer in enumerate((first, second)):
             writer.ask(WriteRows(observations(1000 * index + 10 * batch, 10)), timeout=10)
