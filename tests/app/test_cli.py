@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from possync.actors.lake import LakeLocation
+from possync.actors.lake._lease import MaintenanceLease
 from possync.actors.registry._store import StrategyLog, latest_per_conid
 from tests.app.cli import run_cli
 from tests.app.support import free_port, scenario_settings, write_toml
@@ -105,6 +107,23 @@ def test_activate_with_the_contract_then_deactivate_write_the_registry(config: P
         ("ABC", 2, False),
     ]
     assert latest_per_conid(changes)[123].changed_by == "possync-cli"
+
+
+@pytest.mark.timeout(60)
+def test_activate_for_an_account_then_maintain_the_lake_under_its_lease(config: Path, tmp_path: Path) -> None:
+    activate = ["activate", "7", "--strategy-id", "s", "--symbol", "X", "--sec-type", "STK"]
+
+    activated = run_cli([*activate, "--account", "DU9", "--config", str(config)], tmp_path)
+    maintained = run_cli(["maintain", "--config", str(config)], tmp_path)
+    MaintenanceLease(LakeLocation.of(tmp_path / "lake"), "a-service", 600).claim()
+    refused = run_cli(["maintain", "--config", str(config)], tmp_path)
+
+    assert activated.returncode == 0
+    log = StrategyLog(tmp_path / "lake")
+    log.version()
+    assert [c.account for c in log.read()[0]] == ["DU9"]
+    assert maintained.returncode == 0 and "maintained active_strategies" in maintained.stdout
+    assert refused.returncode == 1 and "held by a-service" in _one_line(refused.stderr)
 
 
 @pytest.mark.timeout(60)
