@@ -55,10 +55,13 @@ def test_a_writer_on_s3_is_exactly_once_across_a_restart_and_every_reader_sees_t
     writer = s3_writer(start_writer, s3, "restart", tmp_path / "state")
     assert writer.ask(WriteRows(observations(0, 300)), timeout=10) == RowsAccepted(300, durable=True)
     wait_committed(writer)
+    latest = LatestPositions(location)
+    assert [o.position for o in latest.refresh().values()] == [299.0]
     writer.stop(timeout=10)
     writer = s3_writer(start_writer, s3, "restart", tmp_path / "state")  # replays an empty journal
     writer.ask(WriteRows(observations(300, 200)), timeout=10)
     done = wait_committed(writer)
+    assert [o.position for o in latest.refresh().values()] == [499.0]  # incrementally, by SQL
 
     assert ids(location) == Counter(range(500))
     assert (tmp_path / "state" / "_journal").is_dir()
