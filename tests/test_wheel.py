@@ -6,6 +6,7 @@ virtual environment that sees the test environment's dependencies through a path
 downloaded but the build backend.
 """
 
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -53,12 +54,24 @@ def _run(args: list[str], cwd: Path, timeout: float = 180.0) -> subprocess.Compl
     return done
 
 
+def _tracked_copy(target: Path) -> Path:
+    """A copy of the files git tracks in this checkout (what a fresh clone holds, with local edits)."""
+    listed = _run(["git", "ls-files", "-z"], REPO).stdout.split("\0")
+    for name in filter(None, listed):
+        if (REPO / name).is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, target / name)
+    return target
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, set[str], set[str]]:
     """A fresh venv with the wheel installed: (its python, new site-packages entries, new scripts)."""
     root = tmp_path_factory.mktemp("wheel")
-    _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(root / "dist"), str(REPO)], REPO)
-    (wheel,) = (root / "dist").glob("possync-*.whl")
+    source = _tracked_copy(root / "source")  # the build writes build/ and *.egg-info/: not into the clone
+    dist = root / "dist"
+    _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(source)], root)
+    (wheel,) = dist.glob("possync-*.whl")
     venv.create(root / "venv", with_pip=True)
     python = root / "venv" / "bin" / "python"
     site = Path(
