@@ -7,13 +7,12 @@ reach every stream as `FeedSuspect` (a data farm or the gateway's own connectivi
 silence) and `VerifyStream` (connectivity came back with data maintained: check you still get ticks).
 """
 
-from datetime import datetime
 from typing import Any, Protocol
 
 import msgspec
 import pykka
 
-from possync.messages.domain import Contract, Observation
+from possync.messages.domain import Contract, Observation, Tick
 from possync.messages.routing import PositionChanged
 from possync.messages.slots import SlotLease
 
@@ -32,8 +31,8 @@ class TickSink(Protocol):
         """A position of the contract changed; its observations, if a price is known."""
         return ()
 
-    def on_tick(self, market_price: float | None, event_ts: datetime) -> tuple[Observation, ...]:
-        """A tick of the line; the observations of a new market price."""
+    def on_tick(self, tick: Tick) -> tuple[Observation, ...]:
+        """What a read from the gateway left on the line; the observations it makes."""
         return ()
 
 
