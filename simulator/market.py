@@ -96,33 +96,44 @@ class Subscription:
             return outgoing.market_data_type(self.req_id, self.data_type)
         return self.opening(quote)
 
+    @property
+    def blank(self) -> bool:
+        """A closed market seen without frozen data: it has no bid or ask, and IB sends -1 for them."""
+        return not (self.is_open or self.frozen_ok)
+
     def sent(self, tick: Tick, quote: Quote) -> SentTick:
         """What the send hook is told about one tick of `quote`."""
-        price, _ = self._values(tick, quote)
+        match tick:
+            case Tick.BID | Tick.ASK if self.blank:
+                price: float | None = -1.0
+            case Tick.BID:
+                price = quote.bid
+            case Tick.ASK:
+                price = quote.ask
+            case Tick.LAST:
+                price = quote.last
+            case Tick.CLOSE:
+                price = quote.close
+            case _:
+                price = None
         return (self.req_id, self.conid, self.tick_type(tick), price)
 
     def message(self, tick: Tick, quote: Quote) -> bytes:
         """The framed message carrying one tick of `quote`."""
-        price, size = self._values(tick, quote)
-        if price is None:
-            return outgoing.tick_size(self.req_id, self.tick_type(tick), size)
-        return outgoing.tick_price(self.req_id, self.tick_type(tick), price, size)
-
-    def _values(self, tick: Tick, quote: Quote) -> tuple[float | None, float]:
-        """(price, size) of one tick; price None for a size tick. A closed market seen without frozen data
-        has no bid or ask: IB sends -1 for them."""
-        blank = not (self.is_open or self.frozen_ok)
+        kind = self.tick_type(tick)
         match tick:
+            case Tick.BID | Tick.ASK if self.blank:
+                return outgoing.tick_price(self.req_id, kind, -1.0, 0)
             case Tick.BID:
-                return (-1.0, 0) if blank else (quote.bid, quote.bid_size)
+                return outgoing.tick_price(self.req_id, kind, quote.bid, quote.bid_size)
             case Tick.ASK:
-                return (-1.0, 0) if blank else (quote.ask, quote.ask_size)
+                return outgoing.tick_price(self.req_id, kind, quote.ask, quote.ask_size)
             case Tick.LAST:
-                return quote.last, quote.last_size
+                return outgoing.tick_price(self.req_id, kind, quote.last, quote.last_size)
             case Tick.CLOSE:
-                return quote.close, 0
+                return outgoing.tick_price(self.req_id, kind, quote.close, 0)
             case _:
-                return None, quote.volume
+                return outgoing.tick_size(self.req_id, kind, quote.volume)
 
 
 class Market:
