@@ -1,7 +1,8 @@
 """The loopback admin endpoint: JSON over a minimal HTTP/1.1 server on the simulator's event loop.
 
 GET /stats, GET /positions, POST /drop, POST /error {"code": 1101}, POST /max-lines {"n": 50},
-POST /position {"conid": 265598, "position": 0}, POST /pause, POST /resume.
+POST /position {"conid": 265598, "position": 0}, POST /pause, POST /resume; and the market-data routes
+of `admin_md`: GET/POST /entitlements, GET/POST /market, GET/POST /clock, POST /competing-session.
 Bad input gets a 400 naming the problem; nothing a client sends can stop the simulator.
 """
 
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import msgspec
 from loguru import logger
+from possync.simulator.admin_md import MD_ROUTES
 
 if TYPE_CHECKING:
     from possync.simulator.gateway import Gateway
@@ -122,6 +124,7 @@ ROUTES: dict[tuple[str, str], Callable[["Gateway", bytes], Any]] = {
     ("POST", "/position"): _position,
     ("POST", "/pause"): _pause,
     ("POST", "/resume"): _resume,
+    **MD_ROUTES,
 }
 """Every admin endpoint: (method, path) -> handler(gateway, body) returning what is sent back as JSON."""
 

@@ -8,8 +8,10 @@ from loguru import logger
 
 from possync.simulator import outgoing
 from possync.simulator.config import SimulatorConfig
+from possync.simulator.hours import mode_name
 from possync.simulator.instruments import DemoContract
 from possync.simulator.market import Market
+from possync.simulator.marketaccess import MarketAccess
 from possync.simulator.portfolio import DemoPosition, Portfolio
 from possync.simulator.protocol import NO_REQUEST, error_text
 from possync.simulator.session import Session
@@ -38,6 +40,7 @@ class Gateway:
             config.max_lines, config.tick_hz, config.snapshot_hold, config.seed, config.tick_slots
         )
         self.counters = Counters()
+        self.access = MarketAccess(config, self.portfolio, self.market, self.counters)
         self.sessions: set[Session] = set()
         self._clients: dict[int, Session] = {}
         self._running: asyncio.Event | None = None
@@ -186,6 +189,10 @@ class Gateway:
             pump_max_lag=round(self.market.max_lag, 4),
             peak_lines=self.market.peak_lines,
             snapshots=counters.snapshots,
+            refusals=dict(sorted(counters.refusals.items())),
+            data_warnings=dict(sorted(counters.data_warnings.items())),
+            competing_session=self.access.competing,
+            market=mode_name(self.access.hours.mode),
         )
 
     def positions(self) -> list[DemoPosition]:

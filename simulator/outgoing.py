@@ -130,8 +130,11 @@ def execution_data_end(req_id: int) -> bytes:
     return frame(Out.EXECUTION_DATA_END, 1, req_id)
 
 
-def contract_data(req_id: int, contract: DemoContract, exchange: str) -> bytes:
-    """One contract's details in the version >= 164 layout, no security ids."""
+def contract_data(
+    req_id: int, contract: DemoContract, exchange: str, hours: tuple[str, str, str] = ("US/Eastern", "", "")
+) -> bytes:
+    """One contract's details in the version >= 164 layout, no security ids; `hours` are timeZoneId,
+    tradingHours and liquidHours."""
     is_option = contract.sec_type == "OPT"
     return frame(
         Out.CONTRACT_DATA,
@@ -159,9 +162,7 @@ def contract_data(req_id: int, contract: DemoContract, exchange: str) -> bytes:
         "",  # industry
         "",  # category
         "",  # subcategory
-        "US/Eastern",
-        "",  # tradingHours
-        "",  # liquidHours
+        *hours,  # timeZoneId, tradingHours, liquidHours
         "",  # evRule
         "",  # evMultiplier
         0,  # numSecIds

@@ -47,6 +47,10 @@ class Portfolio:
         """The contract with this conid, or None when the gateway does not know it."""
         return self._contracts.get(conid)
 
+    def contracts(self) -> list[DemoContract]:
+        """Every contract the gateway knows: the stock universe, then the options listed so far."""
+        return list(self._contracts.values())
+
     def match(self, query: ContractQuery) -> list[DemoContract]:
         """Every known contract that fits the query (none: unknown; several: ambiguous)."""
         return [c for c in self._contracts.values() if query.matches(c)]

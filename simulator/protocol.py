@@ -89,7 +89,6 @@ _DELAYED = {
     Tick.CLOSE: 75,
 }
 
-DELAYED_DATA_TYPES = frozenset({3, 4})
 NO_REQUEST = -1
 """The reqId of a notice that belongs to no request (farm status, connectivity)."""
 
@@ -101,6 +100,7 @@ ERROR_TEXT = {
     321: "Error validating request.-'bW' : cause - Please enter exchange",
     322: "Error processing request.-'bW' : cause - Duplicate ticker id",
     326: "Unable to connect as the client id is already in use. Retry with a unique client id.",
+    354: "Requested market data is not subscribed.",
     1100: "Connectivity between IB and Trader Workstation has been lost.",
     1101: "Connectivity between IB and Trader Workstation has been restored - data lost.",
     1102: "Connectivity between IB and Trader Workstation has been restored - data maintained.",
@@ -110,6 +110,13 @@ ERROR_TEXT = {
     2106: "HMDS data farm connection is OK:ushmds",
     2157: "Sec-def data farm connection is broken:secdefnj",
     2158: "Sec-def data farm connection is OK:secdefnj",
+    10089: "Requested market data requires additional subscription for API. "
+    "See link in 'Market Data Connections' dialog for more details.",
+    10090: "Part of requested market data is not subscribed. "
+    "Subscription-independent ticks are still active.",
+    10167: "Requested market data is not subscribed. Displaying delayed market data.",
+    10168: "Requested market data is not subscribed. Delayed market data is not enabled.",
+    10197: "No market data during competing live session",
 }
 
 FARM_OK_NOTICES = (2104, 2106, 2158)

@@ -10,6 +10,7 @@ from loguru import logger
 
 from possync.simulator.admin import start_admin
 from possync.simulator.config import HOST, SimulatorConfig
+from possync.simulator.controls import MarketDataControls
 from possync.simulator.gateway import Gateway
 from possync.simulator.market import SendHook
 from possync.simulator.portfolio import DemoPosition
@@ -21,12 +22,13 @@ _START_TIMEOUT = 10.0
 _CALL_TIMEOUT = 10.0
 
 
-class Simulator:
+class Simulator(MarketDataControls):
     """A simulated IB Gateway that the unmodified ib_insync client connects to over loopback TCP.
 
     `start()` listens (port 0 picks a free one) and returns the port; `stop()` closes every socket and
     joins the loop thread; `start()` again is a full gateway restart on the same port with the same
-    portfolio, line limit and counters. Every public method is thread-safe.
+    portfolio, line limit and counters. Every public method is thread-safe; the market-data controls
+    (permissions, open/closed markets, the clock, a competing session) come from `MarketDataControls`.
     """
 
     def __init__(self, config: SimulatorConfig | None = None) -> None:

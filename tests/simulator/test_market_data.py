@@ -124,6 +124,7 @@ def test_market_data_for_an_unknown_contract_gets_200(simulator: Simulator, ib: 
 
 
 def test_delayed_market_data_uses_the_delayed_tick_types(simulator: Simulator, ib: IB) -> None:
+    simulator.set_entitlements([8314], live=False)  # IBM: delayed only where live is not permitted
     ib.reqMarketDataType(3)
     ticker = ib.reqMktData(Stock("IBM", "SMART", "USD"))
     ib_wait(ib, lambda: min(ticker.bid, ticker.ask, ticker.last, ticker.volume) > 0, message="delayed ticks")
