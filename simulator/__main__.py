@@ -17,7 +17,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m simulator",
         description="A simulated IB Gateway speaking the real TWS API wire protocol on 127.0.0.1, with a "
-        "loopback admin HTTP endpoint for fault injection (GET /stats, GET /positions, POST /drop, "
+        "loopback admin HTTP endpoint for fault injection (GET /stats, GET /positions, GET /valuations, "
+        "POST /drop, "
         "POST /error, POST /max-lines, POST /position, POST /pause, POST /resume).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -44,6 +45,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--max-msg-rate", type=int, default=defaults.max_msg_rate, help="client messages/s before error 100"
     )
     parser.add_argument(
+        "--pnl-interval", type=float, default=defaults.pnl_interval, help="seconds between P&L updates"
+    )
+    parser.add_argument(
         "--log-level",
         default="INFO",
         type=str.upper,
@@ -64,6 +68,7 @@ def config_from(args: argparse.Namespace) -> SimulatorConfig:
         tick_hz=args.tick_hz,
         snapshot_hold=args.snapshot_hold,
         max_msg_rate=args.max_msg_rate,
+        pnl_interval=args.pnl_interval,
         seed=args.seed,
     )
 

@@ -1,7 +1,7 @@
 """The loopback admin endpoint: JSON over a minimal HTTP/1.1 server on the simulator's event loop.
 
-GET /stats, GET /positions, POST /drop, POST /error {"code": 1101}, POST /max-lines {"n": 50},
-POST /position {"conid": 265598, "position": 0}, POST /pause, POST /resume.
+GET /stats, GET /positions, GET /valuations, POST /drop, POST /error {"code": 1101},
+POST /max-lines {"n": 50}, POST /position {"conid": 265598, "position": 0}, POST /pause, POST /resume.
 Bad input gets a 400 naming the problem; nothing a client sends can stop the simulator.
 """
 
@@ -77,6 +77,11 @@ def _positions(gateway: "Gateway", _body: bytes) -> Any:
     return gateway.positions()
 
 
+def _valuations(gateway: "Gateway", _body: bytes) -> Any:
+    """GET /valuations: every open position's mark, value and P&L, as pnlSingle reports them."""
+    return gateway.valuations()
+
+
 def _drop(gateway: "Gateway", _body: bytes) -> Any:
     """POST /drop."""
     return {"dropped": gateway.drop_all()}
@@ -116,6 +121,7 @@ def _resume(gateway: "Gateway", _body: bytes) -> Any:
 ROUTES: dict[tuple[str, str], Callable[["Gateway", bytes], Any]] = {
     ("GET", "/stats"): _stats,
     ("GET", "/positions"): _positions,
+    ("GET", "/valuations"): _valuations,
     ("POST", "/drop"): _drop,
     ("POST", "/error"): _error,
     ("POST", "/max-lines"): _max_lines,

@@ -28,6 +28,9 @@ class SimulatorStats(msgspec.Struct, frozen=True, kw_only=True):
     `orders`: placeOrder messages received; `refused_101`: subscriptions refused at the line limit;
     `pacing_violations`: messages above the allowed rate; `bad_clients`: connections dropped for not
     speaking the protocol; `ticks_sent`/`pump_cycles`/`pump_max_lag` describe the tick pump.
+    `pnl_single_subscriptions` / `pnl_subscriptions`: reqPnLSingle / reqPnL subscriptions held now;
+    `position_clients`: client ids subscribed to positions (reqPositions); `account_update_clients`:
+    client id -> the account its reqAccountUpdates subscribes (1101 empties all four).
     """
 
     running: bool
@@ -49,3 +52,7 @@ class SimulatorStats(msgspec.Struct, frozen=True, kw_only=True):
     pump_max_lag: float
     peak_lines: int = 0
     snapshots: int = 0
+    pnl_single_subscriptions: int = 0
+    pnl_subscriptions: int = 0
+    position_clients: list[int] = []
+    account_update_clients: dict[int, str] = {}
