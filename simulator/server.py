@@ -109,8 +109,9 @@ class Simulator:
     def send_error(self, code: int, message: str | None = None) -> int:
         """Send error `code` (reqId -1) to every client, with a real gateway's side effects.
 
-        1100 stops streaming; 1102 restarts it; 1101 restarts it and drops every market-data
-        subscription; 2103/2104 break/restore the market-data farm. Returns how many clients got it.
+        1100 stops streaming; 1102 restarts it; 1101 restarts it and drops every market-data, positions,
+        account-updates and P&L subscription; 2103/2104 break/restore the market-data farm. Returns how
+        many clients got it.
         """
         return self._call(lambda: self._gateway.send_error(code, message))
 
