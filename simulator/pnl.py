@@ -72,7 +72,7 @@ class PnlBook:
         self._answer(request)
 
     def cancel(self, session: "Session", req_id: int) -> None:
-        """End one subscription (unknown ones are ignored, as by the real gateway)."""
+        """End one subscription (an unknown reqId is ignored)."""
         self._subs.pop((session, req_id), None)
 
     def release(self, session: "Session") -> int:

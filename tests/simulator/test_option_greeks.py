@@ -1,11 +1,16 @@
 """Option computations (tickOptionComputation) on streamed option lines, with ib_insync and ib_async."""
 
+import random
 from datetime import date
 from typing import Any
 
 import pytest
 from possync.simulator import DemoPosition, Simulator
 from possync.simulator.greeks import black_scholes, implied_volatility, volatility, years_to_expiry
+from possync.simulator.instruments import option, stocks
+from possync.simulator.options import COMPUTATION_TICKS, OptionQuote, computation_message
+from possync.simulator.protocol import Tick
+from possync.simulator.quotes import Quote
 
 from tests.simulator.support import RawClient, ib_wait
 
@@ -113,3 +118,30 @@ def test_the_wire_layout_at_server_version_176(sim: Simulator) -> None:
         assert kinds == {10, 11, 12, 13}
     finally:
         raw.close()
+
+
+def _deep_in_the_money_quote() -> OptionQuote:
+    """A quote whose bid is below the option's lower bound: no volatility explains it."""
+    stock = next(c for c in stocks() if c.symbol == "AAPL")
+    call = option(stock, date(2027, 1, 15), 100.0, "C", conid=1, as_of=AS_OF, volatility=0.2)
+    return OptionQuote(
+        call, Quote(stock, random.Random(1)), years_to_expiry(call.expiry, AS_OF), random.Random(2)
+    )
+
+
+def _fields(message: bytes) -> list[str]:
+    return message[4:-1].decode().split("\0")
+
+
+def test_a_price_no_volatility_explains_gets_ibs_not_computed_markers() -> None:
+    quote = _deep_in_the_money_quote()
+    fields = _fields(computation_message(9, Tick.BID, quote, delayed=False))
+    assert fields[:4] == ["21", "9", "10", "0"]
+    assert [float(f) for f in fields[4:]] == [-1, -2, quote.bid, 0, -2, -2, -2, quote.underlying.last]
+
+
+def test_a_delayed_line_gets_the_delayed_computation_types() -> None:
+    quote = _deep_in_the_money_quote()
+    kinds = [_fields(computation_message(9, t, quote, delayed=True))[2] for t in COMPUTATION_TICKS]
+    assert kinds == ["80", "81", "82", "83"]
+    assert computation_message(9, Tick.CLOSE, quote, delayed=False) == b""
