@@ -18,9 +18,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m simulator",
         description="A simulated IB Gateway speaking the real TWS API wire protocol on 127.0.0.1, with a "
-        "loopback admin HTTP endpoint for fault injection (GET /stats, GET /positions, POST /drop, "
-        "POST /error, POST /max-lines, POST /position, POST /pause, POST /resume) and market data "
-        "control (GET/POST /entitlements, GET/POST /market, GET/POST /clock, POST /competing-session). "
+        "loopback admin HTTP endpoint for fault injection (GET /stats, GET /positions, GET /valuations, "
+        "POST /drop, POST /error, POST /max-lines, POST /position, POST /pause, POST /resume) and market "
+        "data control (GET/POST /entitlements, GET/POST /market, GET/POST /clock, POST /competing-session). "
         "See simulator/README.md.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -47,6 +47,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--max-msg-rate", type=int, default=defaults.max_msg_rate, help="client messages/s before error 100"
     )
     _market_data_flags(parser, defaults)
+    parser.add_argument(
+        "--pnl-interval", type=float, default=defaults.pnl_interval, help="seconds between P&L updates"
+    )
     parser.add_argument(
         "--log-level",
         default="INFO",
@@ -101,6 +104,7 @@ def config_from(args: argparse.Namespace) -> SimulatorConfig:
         tick_hz=args.tick_hz,
         snapshot_hold=args.snapshot_hold,
         max_msg_rate=args.max_msg_rate,
+        pnl_interval=args.pnl_interval,
         seed=args.seed,
         no_live_sec_types=tuple(t.strip().upper() for t in args.no_live_data_for.split(",") if t.strip()),
         no_live_fraction=args.no_live_fraction,

@@ -27,7 +27,8 @@ class SimulatorConfig(msgspec.Struct, frozen=True, kw_only=True):
     `tick_hz` the ticks per second sent for each streaming subscription, in `tick_slots` evenly spaced
     writes per cycle (1: all subscriptions' ticks in one write, a burst); `snapshot_hold` how long (s) a
     snapshot request holds its line before tickSnapshotEnd; `max_msg_rate` the client messages per
-    second above which a client gets error 100; `seed` makes the portfolio and the prices reproducible;
+    second above which a client gets error 100; `pnl_interval` the seconds between two answers to a P&L
+    subscription (IB: about one); `seed` makes the portfolio and the prices reproducible;
     option expiries are listed after `as_of` (None: today), so a seed and a date fix the portfolio.
 
     Market data permissions (see README.md): contracts of the `no_live_sec_types` (e.g. ("OPT",)) and a
@@ -46,6 +47,7 @@ class SimulatorConfig(msgspec.Struct, frozen=True, kw_only=True):
     tick_slots: int = 1
     snapshot_hold: float = 0.2
     max_msg_rate: int = 50
+    pnl_interval: float = 1.0
     seed: int = 1
     as_of: date | None = None
     no_live_sec_types: tuple[str, ...] = ()
@@ -76,6 +78,7 @@ class SimulatorConfig(msgspec.Struct, frozen=True, kw_only=True):
         _require(1 <= self.tick_slots <= 1000, "tick_slots", self.tick_slots, "use 1..1000 writes per cycle")
         _require(0 <= self.snapshot_hold <= 60, "snapshot_hold", self.snapshot_hold, "use 0..60 seconds")
         _require(self.max_msg_rate > 0, "max_msg_rate", self.max_msg_rate, "use 1 or more messages/s")
+        _require(0 < self.pnl_interval <= 60, "pnl_interval", self.pnl_interval, "use (0, 60] seconds")
         _check_market_data(self)
 
 

@@ -10,6 +10,7 @@ import random
 from collections.abc import Iterable
 
 import msgspec
+
 from possync.simulator.config import SimulatorConfig
 from possync.simulator.instruments import DemoContract
 

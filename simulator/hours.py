@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import msgspec
+
 from possync.simulator.instruments import DemoContract
 
 US_EASTERN = "US/Eastern"

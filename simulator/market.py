@@ -12,6 +12,7 @@ from loguru import logger
 from possync.simulator import outgoing
 from possync.simulator.access import served_type
 from possync.simulator.instruments import DemoContract
+from possync.simulator.options import OptionQuote, Underlyings, computation_message
 from possync.simulator.protocol import Tick
 from possync.simulator.quotes import Quote
 
@@ -20,6 +21,8 @@ _STREAM_ROTATION = (Tick.BID, Tick.ASK, Tick.LAST, Tick.VOLUME)
 _OPENING = (Tick.BID, Tick.ASK, Tick.LAST, Tick.CLOSE, Tick.VOLUME)
 """What a new subscription is sent at once."""
 
+AnyQuote = Quote | OptionQuote
+"""A contract's live market: a stock's own walk, or an option priced from its underlying's."""
 SentTick = tuple[int, int, int, float | None]
 """One tick as the send hook sees it: (reqId, conid, tick type, price; None for a size tick)."""
 SendHook = Callable[[float, list[SentTick]], None]
@@ -102,7 +105,7 @@ class Subscription:
         """A closed market seen without frozen data: it has no bid or ask, and IB sends -1 for them."""
         return not (self.is_open or self.frozen_ok)
 
-    def sent(self, tick: Tick, quote: Quote) -> SentTick:
+    def sent(self, tick: Tick, quote: AnyQuote) -> SentTick:
         """What the send hook is told about one tick of `quote`."""
         match tick:
             case Tick.BID | Tick.ASK if self.blank:
@@ -119,8 +122,12 @@ class Subscription:
                 price = None
         return (self.req_id, self.conid, self.tick_type(tick), price)
 
-    def message(self, tick: Tick, quote: Quote) -> bytes:
-        """The framed message carrying one tick of `quote`."""
+    def message(self, tick: Tick, quote: AnyQuote) -> bytes:
+        """The framed message carrying one tick of `quote` (with its option computation for an option)."""
+        return self._price_message(tick, quote) + computation_message(self.req_id, tick, quote, self.delayed)
+
+    def _price_message(self, tick: Tick, quote: AnyQuote) -> bytes:
+        """The tickPrice/tickSize message of one tick of `quote`."""
         kind = self.tick_type(tick)
         match tick:
             case Tick.BID | Tick.ASK if self.blank:
@@ -153,7 +160,9 @@ class Market:
         self._snapshot_hold = snapshot_hold
         self._rng = random.Random(seed)
         self._subs: dict[tuple[TickSink, int], Subscription] = {}
-        self._quotes: dict[int, Quote] = {}
+        self._quotes: dict[int, AnyQuote] = {}
+        self.underlyings: Underlyings | None = None
+        """Set by the gateway: without it an option's quote walks on its own like a stock's."""
         self._halts: set[str] = set()
         self.ticks_sent = 0
         self.cycles = 0
@@ -285,14 +294,12 @@ class Market:
         hook = self.on_send
         batches: dict[TickSink, list[bytes]] = defaultdict(list)
         sent: dict[TickSink, list[SentTick]] = defaultdict(list)
-        stepped: set[int] = set()
+        stepped: set[AnyQuote] = set()
         for sub in self._subs.values():
             if not sub.streaming or sub.req_id % self._slots != slot:
                 continue
             quote = self._quotes[sub.conid]
-            if sub.conid not in stepped:
-                quote.step()
-                stepped.add(sub.conid)
+            _step(quote, stepped)
             tick = _STREAM_ROTATION[sub.phase]
             batches[sub.sink].append(sub.message(tick, quote))
             if hook is not None:
@@ -326,8 +333,23 @@ class Market:
         if sub.end_timer is not None:
             sub.end_timer.cancel()
 
-    def _quote(self, contract: DemoContract) -> Quote:
-        """The quote of a contract, created on its first subscription."""
+    def _quote(self, contract: DemoContract) -> AnyQuote:
+        """The quote of a contract, created on its first subscription (an option's with its underlying's)."""
         if contract.conid not in self._quotes:
-            self._quotes[contract.conid] = Quote(contract, self._rng)
+            if contract.sec_type == "OPT" and self.underlyings is not None:
+                underlying = self._quote(self.underlyings.underlying(contract))
+                years = self.underlyings.years(contract)
+                self._quotes[contract.conid] = OptionQuote(contract, underlying, years, self._rng)
+            else:
+                self._quotes[contract.conid] = Quote(contract, self._rng)
         return self._quotes[contract.conid]
+
+
+def _step(quote: AnyQuote, stepped: set[AnyQuote]) -> None:
+    """Move a quote once per cycle; an option's underlying moves first, and the option follows it."""
+    if quote in stepped:
+        return
+    if isinstance(quote, OptionQuote):
+        _step(quote.underlying, stepped)
+    quote.step()
+    stepped.add(quote)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 from loguru import logger
+
 from possync.simulator import outgoing
 from possync.simulator.access import COMPETING_SESSION, Grant, Refusal, decide
 from possync.simulator.entitlements import ContractEntitlement, Entitlements

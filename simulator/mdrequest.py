@@ -3,6 +3,7 @@
 from typing import TYPE_CHECKING
 
 from loguru import logger
+
 from possync.simulator import outgoing
 from possync.simulator.access import DATA_TYPES, FROZEN_TYPES, Refusal
 from possync.simulator.instruments import DemoContract

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 
 from loguru import logger
 
-from possync.simulator import incoming, outgoing
+from possync.simulator import incoming, outgoing, pnl
 from possync.simulator.accounts import account_values
 from possync.simulator.instruments import ContractQuery
 from possync.simulator.mdrequest import answer, refuse, set_data_type
@@ -57,6 +57,8 @@ def handle_request(session: "Session", fields: list[str]) -> None:
             session.send(outgoing.managed_accounts(session.gateway.accounts))
         case In.PLACE_ORDER:
             _place_order(session, incoming.integer(fields, 1))
+        case In.REQ_PNL | In.CANCEL_PNL | In.REQ_PNL_SINGLE | In.CANCEL_PNL_SINGLE:
+            pnl.handle(session, fields)
         case msg_id if msg_id in _SILENT:
             pass
         case msg_id:
@@ -102,7 +104,7 @@ def _account_updates(session: "Session", subscribe: bool, account: str) -> None:
     for pos in gateway.portfolio.positions():
         contract = gateway.portfolio.contract(pos.conid)
         if pos.account == account and pos.position and contract is not None:
-            session.send(outgoing.portfolio_value(pos, contract, gateway.market_price(contract)))
+            session.send(outgoing.portfolio_value(pos, contract, gateway.pricing.valuation(pos)))
     session.send(outgoing.account_update_time(time.strftime("%H:%M")))
     session.send(outgoing.account_download_end(account))
 

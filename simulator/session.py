@@ -106,7 +106,7 @@ class Session:
         if self.positions_subscribed:
             self.send(outgoing.position(position, contract))
         if self.account_updates == position.account:
-            self.send(outgoing.portfolio_value(position, contract, self.gateway.market_price(contract)))
+            self.send(outgoing.portfolio_value(position, contract, self.gateway.pricing.valuation(position)))
 
     def error(self, req_id: int, code: int) -> None:
         """Send IB's error `code` for request `req_id`."""

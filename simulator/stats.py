@@ -34,6 +34,9 @@ class SimulatorStats(msgspec.Struct, frozen=True, kw_only=True):
     line; `data_warnings`: market-data notices about served or held subscriptions, by code (10090,
     10167, and 10197 to subscriptions a competing live session silenced); `competing_session`: whether
     one is on; `market`: every market's mode (`open`, `closed` or `hours`, per-conid modes aside).
+    `pnl_single_subscriptions` / `pnl_subscriptions`: reqPnLSingle / reqPnL subscriptions held now;
+    `position_clients`: client ids subscribed to positions (reqPositions); `account_update_clients`:
+    client id -> the account its reqAccountUpdates subscribes (1101 empties all four).
     """
 
     running: bool
@@ -59,3 +62,7 @@ class SimulatorStats(msgspec.Struct, frozen=True, kw_only=True):
     data_warnings: dict[int, int] = msgspec.field(default_factory=dict)
     competing_session: bool = False
     market: str = "open"
+    pnl_single_subscriptions: int = 0
+    pnl_subscriptions: int = 0
+    position_clients: list[int] = []
+    account_update_clients: dict[int, str] = {}
