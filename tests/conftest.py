@@ -102,7 +102,7 @@ def ib_factory(simulator_factory: Callable[..., Simulator]) -> Iterator[Callable
         **kwargs: object,
     ) -> Any:
         """Connect `ib` (a fresh IB when None, else one the test prepared, e.g. with handlers)."""
-        ib = ib or Any()
+        ib = ib or ib_module().IB()
         clients.append(ib)
         client_id = next_client_id() if client_id is None else client_id
         kwargs.setdefault("timeout", 10)
@@ -116,7 +116,7 @@ def ib_factory(simulator_factory: Callable[..., Simulator]) -> Iterator[Callable
 
 @pytest.fixture
 def ib(simulator: Simulator, ib_factory: Callable[..., Any]) -> Any:
-    """An ib_insync client connected (readonly) to the `simulator` fixture."""
+    """An IB client (`tests.helpers.ib_client()`) connected (readonly) to the `simulator` fixture."""
     return ib_factory(simulator)
 
 
