@@ -2,10 +2,9 @@
 
 Only the gateway package touches the IB client. A stream holding a line tells it `Subscribe` (ticks then
 go straight to the line's `TickSink`, in the gateway's network thread), and `Unsubscribe` when it gives
-the line back (also
-the compensation when a stream's lease is released from outside). Gateway notices reach every stream
-as `FeedSuspect` (a data farm or the gateway's own connectivity is down: expect silence) and
-`VerifyStream` (connectivity came back with data maintained: check you still get ticks).
+the line back (also the compensation when a stream's lease is released from outside). Gateway notices
+reach every stream as `FeedSuspect` (a data farm or the gateway's own connectivity is down: expect
+silence) and `VerifyStream` (connectivity came back with data maintained: check you still get ticks).
 """
 
 from datetime import datetime

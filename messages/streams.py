@@ -30,7 +30,7 @@ class WriteObservations(msgspec.Struct, frozen=True):
 
 
 class Updates(msgspec.Struct, frozen=True):
-    """Stream feed → update dispatcher (`UPDATES`): observations for the registered handlers."""
+    """Connection → update dispatcher (`UPDATES`): the observations the feeds made, for the handlers."""
 
     rows: tuple[Observation, ...]
 

@@ -11,7 +11,7 @@
 The service is one isolated supervision tree: its actor names are its own, its metrics registry is its
 own, and it never stops a pykka actor it did not start, so two services and the host's own actors live
 side by side. It never configures logging: possync's loggers are disabled until the host enables them
-(`loguru.logger.enable("possync.actors")`, ...) or runs `config.logsetup.configure_logging`.
+(`loguru.logger.enable("possync")`) or runs `possync.actors.service.configure_logging(settings.log)`.
 """
 
 from collections.abc import Callable

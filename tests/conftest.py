@@ -18,7 +18,7 @@ import pytest
 from loguru import logger
 
 from possync.simulator import Simulator, SimulatorConfig
-from tests.helpers import IB_CLIENTS, using_ib_client
+from tests.helpers import IB_CLIENTS, ib_module, using_ib_client
 
 _DROPPED_MESSAGE_LOGS = ("Error handling fields", "Error for ")
 """What ib_insync and ib_async log when a server message has the wrong fields: the decoder failed, or the

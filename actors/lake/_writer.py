@@ -1,4 +1,17 @@
-"""LakeWriterActor: the only writer of the lake; batched, exactly-once, and nothing it accepted is lost.
+"""LakeWriterActor: every row the service writes to the lake; batched, exactly-once, nothing accepted lost.
+
+Receives: WriteRows (told: streams, the queue on stop; asked: queue, poller, reconciler, registry);
+          FlushTick (its timer); BatchCommitted, CommitFailed (its committer thread); FlushNow;
+          GetLakeStatus (ask).
+Sends:    no message to another actor; the rows of each accepted WriteRows to `on_accepted`, in this
+          actor's thread (in the service: every accepted observation to the `on_observation` handlers).
+Owns:     the journal (`<root>/_journal`, locked), the backlog, the committer thread with one Delta sink
+          per table (creation, commits, compaction, checkpoints, vacuum), the flush timer.
+
+It is the only writer of `position_updates` and `position_queue`. `active_strategies` has two: this
+writer, for the registry's changes (the facade's `activate` / `deactivate`), and the CLI (`possync activate`
+/ `deactivate`, in its own process), which appends directly with `registry.append_change`, retrying a
+commit that loses a race; the registry reads the CLI's rows back from the table.
 
 Why not a Delta table as a queue (the seed design): one update commit per item caps out near 50 commits/s,
 rewrites whole files and conflicts under concurrency. Here every table is append-only and every commit
@@ -80,7 +93,7 @@ class _Unjournaled:
 
 
 class LakeWriterActor(SupervisedActor):
-    """The only writer of the lake (see the module docstring); tell or ask it `WriteRows`."""
+    """Writes the service's rows to the lake (see the module docstring); tell or ask it `WriteRows`."""
 
     crash_on_ask_error = True
     """A bug in a handler restarts the writer from its journal rather than leaving it half-updated."""
