@@ -124,7 +124,7 @@ class Subscription:
 
     def message(self, tick: Tick, quote: AnyQuote) -> bytes:
         """The framed message carrying one tick of `quote` (with its option computation for an option)."""
-        return self._price_message(tick, quote) + computation_message(self.req_id, tick, quote, self.delayed)
+        return self._price_message(tick, quote) + computation_message(self.req_id, tick, quote, not self.live)
 
     def _price_message(self, tick: Tick, quote: AnyQuote) -> bytes:
         """The tickPrice/tickSize message of one tick of `quote`."""
