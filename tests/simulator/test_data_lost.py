@@ -30,44 +30,44 @@ def _change(sim: Simulator, ib: Any, conid: int, position: float) -> None:
     barrier(ib)
 
 
-def test_no_position_pushes_after_1101_until_req_positions(simulator: Simulator, any_ib: Any) -> None:
+def test_no_position_pushes_after_1101_until_req_positions(simulator: Simulator, ib: Any) -> None:
     pushed: list[Any] = []
-    any_ib.positionEvent += pushed.append
-    conid = any_ib.positions()[0].contract.conId
-    _lose_data(simulator, any_ib)
+    ib.positionEvent += pushed.append
+    conid = ib.positions()[0].contract.conId
+    _lose_data(simulator, ib)
     assert simulator.stats().position_clients == []
 
-    _change(simulator, any_ib, conid, 1234)
+    _change(simulator, ib, conid, 1234)
     assert pushed == []
 
-    any_ib.reqPositions()
-    assert simulator.stats().position_clients == [any_ib.client.clientId]
-    _change(simulator, any_ib, conid, 4321)
-    ib_wait(any_ib, lambda: pushed and pushed[-1].position == 4321, message="pushes again")
+    ib.reqPositions()
+    assert simulator.stats().position_clients == [ib.client.clientId]
+    _change(simulator, ib, conid, 4321)
+    ib_wait(ib, lambda: pushed and pushed[-1].position == 4321, message="pushes again")
 
 
-def test_no_account_updates_after_1101_until_req_account_updates(simulator: Simulator, any_ib: Any) -> None:
+def test_no_account_updates_after_1101_until_req_account_updates(simulator: Simulator, ib: Any) -> None:
     account = simulator.accounts[0]
     pushed: list[Any] = []
-    any_ib.updatePortfolioEvent += pushed.append
-    conid = any_ib.portfolio()[0].contract.conId
-    _lose_data(simulator, any_ib)
+    ib.updatePortfolioEvent += pushed.append
+    conid = ib.portfolio()[0].contract.conId
+    _lose_data(simulator, ib)
     assert simulator.stats().account_update_clients == {}
 
-    _change(simulator, any_ib, conid, 77)
+    _change(simulator, ib, conid, 77)
     assert pushed == []
 
-    any_ib.reqAccountUpdates(account)
-    assert simulator.stats().account_update_clients == {any_ib.client.clientId: account}
-    _change(simulator, any_ib, conid, 78)
-    ib_wait(any_ib, lambda: pushed and pushed[-1].position == 78, message="portfolio pushes again")
+    ib.reqAccountUpdates(account)
+    assert simulator.stats().account_update_clients == {ib.client.clientId: account}
+    _change(simulator, ib, conid, 78)
+    ib_wait(ib, lambda: pushed and pushed[-1].position == 78, message="portfolio pushes again")
 
 
 def test_pnl_subscriptions_end_at_1101_until_requested_again(
-    simulator_factory: Any, any_ib_factory: Any
+    simulator_factory: Any, ib_factory: Any
 ) -> None:
     sim = simulator_factory(pnl_interval=0.05)
-    ib = any_ib_factory(sim)
+    ib = ib_factory(sim)
     account, conid = sim.accounts[0], sim.positions()[0].conid
     answers: list[Any] = []
     ib.pnlSingleEvent += answers.append

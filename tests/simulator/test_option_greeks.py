@@ -47,9 +47,9 @@ def sim(simulator_factory: Any) -> Simulator:
 
 
 def test_model_greeks_are_the_models_at_the_contracts_volatility(
-    sim: Simulator, any_ib_factory: Any, client: Any
+    sim: Simulator, ib_factory: Any, client: Any
 ) -> None:
-    ib = any_ib_factory(sim)
+    ib = ib_factory(sim)
     option = _near_the_money(sim)
     model = _stream(ib, client, option.conid).modelGreeks
     expected = _expected(option, model.undPrice, volatility(SEED, option.conid))
@@ -61,9 +61,9 @@ def test_model_greeks_are_the_models_at_the_contracts_volatility(
 
 
 def test_bid_ask_and_last_greeks_are_at_the_implied_volatility_of_their_price(
-    sim: Simulator, any_ib_factory: Any, client: Any
+    sim: Simulator, ib_factory: Any, client: Any
 ) -> None:
-    ib = any_ib_factory(sim)
+    ib = ib_factory(sim)
     option = _near_the_money(sim)
     ticker = _stream(ib, client, option.conid)
     years = years_to_expiry(option.expiry, AS_OF)
@@ -75,8 +75,8 @@ def test_bid_ask_and_last_greeks_are_at_the_implied_volatility_of_their_price(
     assert ticker.bidGreeks.impliedVol < ticker.askGreeks.impliedVol  # a wider price, a higher volatility
 
 
-def test_an_options_price_moves_with_its_underlying(sim: Simulator, any_ib_factory: Any, client: Any) -> None:
-    ib = any_ib_factory(sim)
+def test_an_options_price_moves_with_its_underlying(sim: Simulator, ib_factory: Any, client: Any) -> None:
+    ib = ib_factory(sim)
     option = _near_the_money(sim)
     ticker = _stream(ib, client, option.conid)
     seen: dict[float, float] = {}
@@ -95,11 +95,11 @@ def test_an_options_price_moves_with_its_underlying(sim: Simulator, any_ib_facto
     assert mid == pytest.approx(ticker.modelGreeks.optPrice, rel=0.02)  # the quote follows the model
 
 
-def test_a_stock_line_gets_no_option_computation(simulator: Simulator, any_ib: Any, client: Any) -> None:
-    ticker = any_ib.reqMktData(client.Contract(conId=265598, exchange="SMART"))  # AAPL
+def test_a_stock_line_gets_no_option_computation(simulator: Simulator, ib: Any, client: Any) -> None:
+    ticker = ib.reqMktData(client.Contract(conId=265598, exchange="SMART"))  # AAPL
     updates: list[Any] = []
     ticker.updateEvent += updates.append
-    ib_wait(any_ib, lambda: len(updates) >= 8, message="eight updates of the stock line")
+    ib_wait(ib, lambda: len(updates) >= 8, message="eight updates of the stock line")
     assert not any(getattr(ticker, g) for g in _GREEKS)
 
 

@@ -34,12 +34,12 @@ def _pnl_single(ib: Any, sim: Simulator, conid: int) -> Any:
 
 @pytest.mark.parametrize("sec_type", ["STK", "OPT"])
 def test_pnl_single_agrees_with_the_portfolio_item_of_the_same_position(
-    simulator: Simulator, any_ib: Any, sec_type: str
+    simulator: Simulator, ib: Any, sec_type: str
 ) -> None:
     held = _held(simulator, sec_type)
-    any_ib.reqAccountUpdates(simulator.accounts[0])
-    item = next(i for i in any_ib.portfolio() if i.contract.conId == held.conid)
-    pnl = _pnl_single(any_ib, simulator, held.conid)
+    ib.reqAccountUpdates(simulator.accounts[0])
+    item = next(i for i in ib.portfolio() if i.contract.conId == held.conid)
+    pnl = _pnl_single(ib, simulator, held.conid)
     multiplier = float(item.contract.multiplier or 1)
 
     assert pnl.position == item.position == held.position
@@ -53,24 +53,24 @@ def test_pnl_single_agrees_with_the_portfolio_item_of_the_same_position(
         assert 50 < item.averageCost / item.marketPrice < 150
 
 
-def test_daily_pnl_is_the_move_since_the_days_open(simulator: Simulator, any_ib: Any, client: Any) -> None:
+def test_daily_pnl_is_the_move_since_the_days_open(simulator: Simulator, ib: Any, client: Any) -> None:
     held = _held(simulator, "STK")
-    ticker = any_ib.reqMktData(client.Contract(conId=held.conid, exchange="SMART"))
-    ib_wait(any_ib, lambda: ticker.last != ticker.close and ticker.close > 0, message="the price moves")
-    any_ib.cancelMktData(ticker.contract)
+    ticker = ib.reqMktData(client.Contract(conId=held.conid, exchange="SMART"))
+    ib_wait(ib, lambda: ticker.last != ticker.close and ticker.close > 0, message="the price moves")
+    ib.cancelMktData(ticker.contract)
     wait_until(lambda: simulator.stats().subscriptions == 0, message="the line is released")
 
-    pnl = _pnl_single(any_ib, simulator, held.conid)
+    pnl = _pnl_single(ib, simulator, held.conid)
     mark = _valuation(simulator, held.conid).price
     assert pnl.dailyPnL == pytest.approx(held.position * (mark - ticker.close), abs=0.01)
     assert pnl.value == pytest.approx(held.position * mark, abs=0.01)
 
 
 def test_pnl_single_is_sent_each_interval_until_cancelled(
-    simulator_factory: Any, any_ib_factory: Any
+    simulator_factory: Any, ib_factory: Any
 ) -> None:
     sim = simulator_factory(pnl_interval=0.05)
-    ib = any_ib_factory(sim)
+    ib = ib_factory(sim)
     held = _held(sim, "OPT")
     answers: list[Any] = []
     ib.pnlSingleEvent += answers.append
@@ -103,10 +103,10 @@ def test_cancel_pnl_single_stops_the_messages_on_the_wire(simulator_factory: Any
 
 
 def test_no_answer_for_a_conid_the_account_never_held_until_it_does(
-    simulator_factory: Any, any_ib_factory: Any
+    simulator_factory: Any, ib_factory: Any
 ) -> None:
     sim = simulator_factory(pnl_interval=0.05)
-    ib = any_ib_factory(sim)
+    ib = ib_factory(sim)
     held = {p.conid for p in sim.positions()}
     conid = next(c for c in (8314, 265598, 272093, 756733) if c not in held)
     pnl = ib.reqPnLSingle(sim.accounts[0], "", conid)
@@ -118,50 +118,50 @@ def test_no_answer_for_a_conid_the_account_never_held_until_it_does(
     assert pnl.realizedPnL == 0.0  # traded today, nothing closed
 
 
-def test_an_account_the_login_lacks_gets_error_321(simulator: Simulator, any_ib: Any) -> None:
+def test_an_account_the_login_lacks_gets_error_321(simulator: Simulator, ib: Any) -> None:
     codes: list[int] = []
-    any_ib.errorEvent += lambda _req_id, code, *_: codes.append(code)
-    any_ib.reqPnLSingle("DU999999", "", _held(simulator, "STK").conid)
-    any_ib.reqPnL("All")  # not an advisor login: "All" is no account of it either
-    ib_wait(any_ib, lambda: len(codes) >= 2, message="two errors")
+    ib.errorEvent += lambda _req_id, code, *_: codes.append(code)
+    ib.reqPnLSingle("DU999999", "", _held(simulator, "STK").conid)
+    ib.reqPnL("All")  # not an advisor login: "All" is no account of it either
+    ib_wait(ib, lambda: len(codes) >= 2, message="two errors")
     assert codes == [321, 321]
     stats = simulator.stats()
     assert (stats.pnl_single_subscriptions, stats.pnl_subscriptions) == (0, 0)
 
 
-def test_closing_part_of_a_position_books_its_realized_pnl(simulator: Simulator, any_ib: Any) -> None:
+def test_closing_part_of_a_position_books_its_realized_pnl(simulator: Simulator, ib: Any) -> None:
     held = _held(simulator, "OPT", at_least=2)
-    any_ib.reqAccountUpdates(simulator.accounts[0])
-    pnl = _pnl_single(any_ib, simulator, held.conid)
+    ib.reqAccountUpdates(simulator.accounts[0])
+    pnl = _pnl_single(ib, simulator, held.conid)
     before = _valuation(simulator, held.conid)
     remaining = held.position - (1 if held.position > 0 else -1)
 
     simulator.set_position(held.conid, remaining)
     closed_gain = (1 if held.position > 0 else -1) * (before.price * 100 - held.avg_cost)
-    ib_wait(any_ib, lambda: pnl.position == remaining, message="the new position's P&L")
+    ib_wait(ib, lambda: pnl.position == remaining, message="the new position's P&L")
     assert pnl.realizedPnL == pytest.approx(closed_gain, abs=0.01)
-    item = next(i for i in any_ib.portfolio() if i.contract.conId == held.conid)
+    item = next(i for i in ib.portfolio() if i.contract.conId == held.conid)
     assert item.realizedPNL == pytest.approx(closed_gain, abs=0.01)
 
 
-def test_account_pnl_sums_its_positions(simulator: Simulator, any_ib: Any) -> None:
+def test_account_pnl_sums_its_positions(simulator: Simulator, ib: Any) -> None:
     account = simulator.accounts[0]
-    pnl = any_ib.reqPnL(account)
-    ib_wait(any_ib, lambda: not math.isnan(pnl.unrealizedPnL), message="the account's P&L")
+    pnl = ib.reqPnL(account)
+    ib_wait(ib, lambda: not math.isnan(pnl.unrealizedPnL), message="the account's P&L")
     values = simulator.valuations(account)
     assert pnl.unrealizedPnL == pytest.approx(sum(v.unrealized for v in values), abs=0.01)
     assert (pnl.dailyPnL, pnl.realizedPnL) == (0.0, 0.0)
     assert simulator.stats().pnl_subscriptions == 1
 
 
-def test_the_admin_endpoint_shows_valuations_and_subscriptions(simulator: Simulator, any_ib: Any) -> None:
+def test_the_admin_endpoint_shows_valuations_and_subscriptions(simulator: Simulator, ib: Any) -> None:
     held = _held(simulator, "STK")
-    _pnl_single(any_ib, simulator, held.conid)
+    _pnl_single(ib, simulator, held.conid)
     status, body = admin(simulator, "GET", "/valuations")
     assert status == 200
     assert {v["conid"] for v in body} == {p.conid for p in simulator.positions() if p.position}
     status, stats = admin(simulator, "GET", "/stats")
-    client_id = any_ib.client.clientId
+    client_id = ib.client.clientId
     assert stats["pnl_single_subscriptions"] == 1 and stats["pnl_subscriptions"] == 0
     assert stats["position_clients"] == [client_id]
     assert stats["account_update_clients"] == {str(client_id): simulator.accounts[0]}
