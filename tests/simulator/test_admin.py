@@ -3,18 +3,20 @@
 import re
 import socket
 from collections.abc import Callable
+from types import ModuleType
+from typing import Any
 
 import pytest
-from ib_insync import IB, Stock
 
 from possync.simulator import Simulator
+from tests.simulator.mdsupport import contract
 from tests.simulator.support import admin, ib_wait
 
-Connect = Callable[..., IB]
+Connect = Callable[..., Any]
 
 
-def test_stats_reports_clients_lines_and_counters(simulator: Simulator, ib: IB) -> None:
-    ticker = ib.reqMktData(Stock("AAPL", "SMART", "USD"))
+def test_stats_reports_clients_lines_and_counters(simulator: Simulator, ib: Any, client: ModuleType) -> None:
+    ticker = ib.reqMktData(contract(client, "AAPL"))
     ib_wait(ib, lambda: ticker.last > 0)
     status, stats = admin(simulator, "GET", "/stats")
     assert status == 200
@@ -32,14 +34,14 @@ def test_positions_lists_every_position_with_its_contract(simulator: Simulator) 
     assert [p["conid"] for p in positions] == [p.conid for p in simulator.positions()]
 
 
-def test_drop_disconnects_the_clients(simulator: Simulator, ib: IB) -> None:
+def test_drop_disconnects_the_clients(simulator: Simulator, ib: Any) -> None:
     gone: list[bool] = []
     ib.disconnectedEvent += lambda: gone.append(True)
     assert admin(simulator, "POST", "/drop") == (200, {"dropped": 1})
     ib_wait(ib, lambda: gone, message="disconnectedEvent")
 
 
-def test_error_sends_the_code_to_every_client(simulator: Simulator, ib: IB) -> None:
+def test_error_sends_the_code_to_every_client(simulator: Simulator, ib: Any) -> None:
     codes: list[int] = []
     ib.errorEvent += lambda _req_id, code, *_: codes.append(code)
     assert admin(simulator, "POST", "/error", {"code": 1101}) == (200, {"code": 1101, "clients": 1})

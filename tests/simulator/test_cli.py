@@ -10,11 +10,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from ib_insync import IB
 
 from possync.simulator import Simulator
 from possync.simulator.__main__ import config_from, parse_args
 from tests.conftest import next_client_id
+from tests.helpers import ib_module
 from tests.simulator.support import admin
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,12 +99,14 @@ def test_help_documents_every_flag() -> None:
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
-def test_it_serves_ib_insync_and_admin_then_exits_cleanly(cli: Callable[..., _Cli], stop_signal: int) -> None:
+def test_it_serves_the_ib_client_and_admin_then_exits_cleanly(
+    cli: Callable[..., _Cli], stop_signal: int
+) -> None:
     running = cli("--port", "0", "--admin-port", "0", "--positions", "5", "--accounts", "DU1,DU2")
     match = running.wait_for(r"listening on 127\.0\.0\.1:(\d+) \(admin port (\d+)\)")
     port, admin_port = int(match[1]), int(match[2])
 
-    ib = IB()
+    ib = ib_module().IB()
     ib.connect("127.0.0.1", port, clientId=next_client_id(), readonly=True, timeout=10)
     try:
         assert ib.managedAccounts() == ["DU1", "DU2"]

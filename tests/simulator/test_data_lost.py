@@ -63,9 +63,7 @@ def test_no_account_updates_after_1101_until_req_account_updates(simulator: Simu
     ib_wait(ib, lambda: pushed and pushed[-1].position == 78, message="portfolio pushes again")
 
 
-def test_pnl_subscriptions_end_at_1101_until_requested_again(
-    simulator_factory: Any, ib_factory: Any
-) -> None:
+def test_pnl_subscriptions_end_at_1101_until_requested_again(simulator_factory: Any, ib_factory: Any) -> None:
     sim = simulator_factory(pnl_interval=0.05)
     ib = ib_factory(sim)
     account, conid = sim.accounts[0], sim.positions()[0].conid

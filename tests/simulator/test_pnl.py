@@ -66,9 +66,7 @@ def test_daily_pnl_is_the_move_since_the_days_open(simulator: Simulator, ib: Any
     assert pnl.value == pytest.approx(held.position * mark, abs=0.01)
 
 
-def test_pnl_single_is_sent_each_interval_until_cancelled(
-    simulator_factory: Any, ib_factory: Any
-) -> None:
+def test_pnl_single_is_sent_each_interval_until_cancelled(simulator_factory: Any, ib_factory: Any) -> None:
     sim = simulator_factory(pnl_interval=0.05)
     ib = ib_factory(sim)
     held = _held(sim, "OPT")
