@@ -79,7 +79,8 @@ def _checks(config: str | None, usual_ports: dict[int, str]) -> list[Check]:
     try:
         settings = load_settings(config)
     except ConfigError as error:
-        return [Check("config", "fail", str(error), "correct the key named above (see config/default.toml)")]
+        problem = str(error).removeprefix("config error: ")
+        return [Check("config", "fail", problem, "correct the key named above (see config/default.toml)")]
     checks = [_config(config, settings), gateway_port(settings.ib.host, settings.ib.port, usual_ports)]
     if checks[-1].status == "ok":
         checks += _session_checks(settings)
@@ -174,7 +175,7 @@ def accounts(probe: GatewayProbe, account: str) -> Check:
             "accounts",
             "fail",
             f"ib.account = {account!r} is not managed by this login (managed: {managed})",
-            "set ib.account to one of the managed accounts, or to \"\" for all of them",
+            'set ib.account to one of the managed accounts, or to "" for all of them',
         )
     which = f"ib.account = {account!r}" if account else "all accounts (ib.account is empty)"
     return Check("accounts", "ok", f"managed: {managed}; possync follows {which}")
@@ -198,7 +199,8 @@ def _contract(result: MarketDataProbe) -> Check:
         return Check(name, "warn", "no tick within the probe's window (a closed market is quiet)")
     kind = result.data_type or "live"
     status = "warn" if kind in _DELAYED else "ok"
-    return Check(name, status, f"{result.ticks} ticks, data type {kind}")
+    ticks = f"{result.ticks} tick{'s' if result.ticks != 1 else ''}"
+    return Check(name, status, f"{ticks}, data type {kind}")
 
 
 def lines(probe: GatewayProbe, budget: int) -> Check:

@@ -5,7 +5,7 @@
     python run.py deactivate CONID                                             make it inactive again
     python run.py positions [--format table|json|csv]                          latest positions in the lake
     python run.py status [--json]                                              ask the running service
-    python run.py doctor                                                       check the setup, say what to fix
+    python run.py doctor                                                       check the setup: what to fix
 
 Every command reads `--config` (default: the packaged config/default.toml) with POSSYNC_<SECTION>_<KEY>
 environment overrides. Exit codes: 0 ok, 1 runtime failure, 2 usage or config error; errors are one line
@@ -14,6 +14,7 @@ on stderr naming the problem.
 
 import argparse
 import csv
+import logging
 import os
 import sys
 import urllib.error
@@ -129,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         "status": status,
     }
     if args.command == "doctor":  # it checks the config itself, as the first line of its checklist
+        logging.getLogger().addHandler(logging.NullHandler())  # the checklist says what the IB client logs
         return doctor(getattr(args, "config", None))
     try:
         settings = load_settings(getattr(args, "config", None))  # set if given, before or after COMMAND

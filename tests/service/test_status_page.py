@@ -70,7 +70,8 @@ def _count(text: str) -> int:
 
 def _page(browser: Browser, port: int | None) -> Page:
     page = browser.open(f"http://127.0.0.1:{port}/")
-    wait_until(lambda: page.evaluate("document.body?.dataset.loaded") == "true", WAIT_S, message="page loaded")
+    loaded = lambda: page.evaluate("document.body?.dataset.loaded") == "true"  # noqa: E731
+    wait_until(loaded, WAIT_S, message="page loaded")
     return page
 
 
