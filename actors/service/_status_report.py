@@ -46,16 +46,26 @@ class SupervisionCounts:
         self._connection_error = ""
         self._connected_since: datetime | None = None
         self._last_exit: dict[str, str] = {}
+        self._failed_under: dict[str, str] = {}  # by supervisor: its child that exited last
         tree.events.subscribe(self._on_event)
 
     def _on_event(self, event: SupervisionEvent) -> None:
         with self._lock:
             if event.kind is EventKind.RESTARTING:
                 self._restarts[event.child] += 1
-            elif event.kind in _EXITS and event.reason:
-                self._last_exit[event.child] = event.reason
+            elif event.kind in _EXITS:
+                self._exited(event)
             if event.child == CONNECTION:
                 self._on_connection_event(event)
+
+    def _exited(self, event: SupervisionEvent) -> None:
+        """Remember why `event.child` ended; a sibling stopped by its supervisor ended because of the child
+        that exited last under that supervisor (rest_for_one, one_for_all)."""
+        if event.reason:
+            self._last_exit[event.child] = event.reason
+            self._failed_under[event.supervisor] = event.child
+        elif (failed := self._failed_under.get(event.supervisor, event.child)) != event.child:
+            self._last_exit[event.child] = f"stopped by {event.supervisor} because {failed} exited"
 
     def _on_connection_event(self, event: SupervisionEvent) -> None:
         if event.kind is EventKind.STARTED:

@@ -34,6 +34,9 @@ READ_PAGE = """(() => {
   };
 })()"""
 
+READ_RESTARTS = """Object.fromEntries([...document.querySelectorAll('[data-field="restarts"] tr[data-actor]')]
+  .map((tr) => [tr.dataset.actor, tr.querySelector('.reason').textContent]))"""
+
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
@@ -62,6 +65,13 @@ def _settled(port: int | None) -> dict[str, Any] | None:
     states = sorted(stream["state"] for stream in status["streams"])
     settled = states == ["parked"] + ["streaming"] * ACTIVE and status["lake"]["rows_written"] > 0
     return status if settled and status["slots"]["in_use"] == ACTIVE else None
+
+
+def _restarted(port: int | None) -> dict[str, Any] | None:
+    """/status once the whole session below the connection has restarted after it."""
+    status = get_json(port or 0, "/status")[1]
+    restarted = status["supervision"]["restarts_by_actor"].keys()
+    return status if {"connection", "slot_allocator", "streams"} <= restarted else None
 
 
 def _count(text: str) -> int:
@@ -149,9 +159,12 @@ def test_the_page_shows_a_gateway_outage_and_keeps_refreshing(
         WAIT_S,
         message="connected again",
     )
-    assert (
-        _count(up["reconnects"]) == get_json(running.http_port or 0, "/status")[1]["connection"]["reconnects"]
-    )
+    status = wait_until(lambda: _restarted(running.http_port), WAIT_S, message="the session restarted")
+    assert _count(up["reconnects"]) == status["connection"]["reconnects"]
+    last_exits = status["supervision"]["last_exit_by_actor"]
+    assert last_exits.keys() == status["supervision"]["restarts_by_actor"].keys()
+    assert "because connection exited" in last_exits["slot_allocator"]  # below the connection
+    wait_until(lambda: page.evaluate(READ_RESTARTS) == last_exits, WAIT_S, message="restarts shown")
 
     running.stop()
     gone = wait_until(
