@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from possync import Service
-from possync._doctor import doctor
+from possync._doctor import doctor, market_data
+from possync.actors.gateway import GatewayProbe, MarketDataProbe
 from possync.actors.registry import append_change
 from possync.messages.domain import Contract, utc_now
 from possync.messages.lake import StrategyChange
@@ -189,3 +190,28 @@ def test_an_http_port_held_by_a_running_service(setup: tuple[Setup, Simulator]) 
     found = line(checklist, "http port")
     assert f"127.0.0.1:{port} is taken: a possync service already runs there" in found
     assert "set http.port" in found
+
+
+@pytest.mark.timeout(10)
+def test_refusals_the_simulator_cannot_send_yet_are_judged_by_their_code() -> None:
+    probe = GatewayProbe(
+        market_data=(
+            MarketDataProbe(1, "ES", errors=((354, "Requested market data is not subscribed."),)),
+            MarketDataProbe(2, "SPY", errors=((10089, "Requires additional subscription"),)),
+            MarketDataProbe(3, "NQ", errors=((10197, "No market data during competing live session"),)),
+            MarketDataProbe(
+                4, "MSFT", ticks=3, data_type="delayed", errors=((10167, "Displaying delayed data"),)
+            ),
+            MarketDataProbe(5, "XYZ", errors=((12345, "Something new"),)),
+            MarketDataProbe(6, "BUND"),
+        )
+    )
+    checks = {check.name: check for check in market_data(probe, "active contracts of the registry")}
+    es, spy, nq = checks["market data ES (1)"], checks["market data SPY (2)"], checks["market data NQ (3)"]
+    assert (es.status, es.detail) == ("fail", "refused 354: Requested market data is not subscribed.")
+    assert "subscribe in Client Portal" in es.fix and "Market Data Subscriptions" in spy.fix
+    assert nq.status == "fail" and "another session" in nq.fix
+    msft = checks["market data MSFT (4)"]
+    assert (msft.status, msft.detail) == ("warn", "3 ticks, data type delayed")
+    assert checks["market data XYZ (5)"].status == "fail" and "12345" in checks["market data XYZ (5)"].detail
+    assert checks["market data BUND (6)"].status == "warn"  # quiet: a closed market is not a failure
