@@ -35,6 +35,7 @@ _NO_API = (
     "enable the API (Configure > Settings > API > Enable ActiveX and Socket Clients), add this host to "
     "Trusted IPs, and check that ib.port is the gateway's API port, not another program's"
 )
+_ALL_IDS_IN_USE = "close the other API clients, or set ib.client_id (POSSYNC_IB_CLIENT_ID) to a free id"
 _FIXES = {
     101: "other API clients or TWS hold lines, or the account has fewer than you think: lower slots.budget",
     200: "the contract is unknown to IB: correct it, or `run.py deactivate CONID`",
@@ -133,7 +134,8 @@ def _session_checks(settings: Settings) -> list[Check]:
         load_client(ib.client), ib.host, ib.port, ib.client_id, ib.connect_timeout_s, contracts, sample=SAMPLE
     )
     if probe.error:
-        return [Check("API handshake", "fail", probe.error, _NO_API)]
+        fix = _ALL_IDS_IN_USE if "in use" in probe.error else _NO_API
+        return [Check("API handshake", "fail", probe.error, fix)]
     checks = [handshake(probe, ib.client_id), accounts(probe, ib.account), *market_data(probe, note)]
     return [*checks, lines(probe, settings.slots.budget)]
 

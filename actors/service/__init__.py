@@ -1,6 +1,6 @@
 """What the service shows its operator: the status report, the HTTP endpoint and its live page, the
-history behind the page's sparklines, metrics, the status line, fault requests over HTTP, the application's
-log setup, and `doctor` (the checks of a setup)."""
+history behind the page's sparklines, metrics, the status line, fault requests over HTTP, and the
+application's log setup."""
 
 from possync.actors.service._faults import fault_handler
 from possync.actors.service._history import History, HistoryDocument, Sample
