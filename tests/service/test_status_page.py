@@ -52,6 +52,7 @@ def service(
     """A service streaming `ACTIVE` contracts, GHOST parked, against a simulator (endpoint on a free port)."""
     sim = simulator_factory(positions=10)
     sections = scenario_settings(sim.port, tmp_path)
+    sections["poller"]["snapshot_lines"] = 0  # no line lent to snapshots: lines in use stay put
     register_active(Path(sections["lake"]["root"]), sim.positions()[:ACTIVE])
     with Service(as_settings(sections), http_port=0) as running:
         running.activate(GHOST.conid, "ghosts", priority=2, contract=GHOST)
