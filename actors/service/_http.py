@@ -21,8 +21,9 @@ from prometheus_client import CONTENT_TYPE_LATEST
 PAGE = "status_page.html"
 """The status page (HTML, CSS and script in one file, package data of this package): no CDN, works offline."""
 _HTML = "text/html; charset=utf-8"
+_NO_STORE = {"Cache-Control": "no-store"}
 _PAGE_HEADERS = {
-    "Cache-Control": "no-store",
+    **_NO_STORE,
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
         "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'"
@@ -31,7 +32,8 @@ _PAGE_HEADERS = {
 
 
 class StatusEndpoint:
-    """An HTTP server on `host:port` (port 0 picks a free one) answering /health, /status and /metrics."""
+    """An HTTP server on `host:port` (port 0 picks a free one) answering /, /health, /status, /history and
+    /metrics (see the module docstring)."""
 
     def __init__(
         self,
@@ -74,6 +76,11 @@ class StatusEndpoint:
             self._server.shutdown()
             self._thread.join(5)
         self._server.server_close()
+
+
+def _extra_headers(content_type: str) -> dict[str, str]:
+    """Nothing is cached; the page may fetch from this endpoint only (its content security policy)."""
+    return _PAGE_HEADERS if content_type == _HTML else _NO_STORE
 
 
 def page_html() -> bytes:
@@ -144,9 +151,7 @@ def _handler_for(
             self.send_response(code)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
-            for name, value in (
-                _PAGE_HEADERS if content_type == _HTML else {"Cache-Control": "no-store"}
-            ).items():
+            for name, value in _extra_headers(content_type).items():
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(body)
