@@ -95,6 +95,7 @@ class StreamActor(SupervisedActor):
         self._quiet_since = 0.0  # the grant, a resubscription or a notice: silence is counted from then on
         self._tick_at: float | None = None  # of the lines given back
         self._suspect = False
+        self._reason = ""  # why it waits in the queue or is parked
         self._ticks = self._resubscriptions = 0  # ticks: of the lines given back
         self._unwritten: list[Observation] = []
 
@@ -182,6 +183,7 @@ class StreamActor(SupervisedActor):
         tell_by_name(ctx, CONNECTION, Subscribe(lease, contract, self.actor_ref, self._feed))
         tell_by_name(ctx, QUEUE, Dequeue(self._conid))
         self._state = StreamState.STREAMING
+        self._reason = ""
         self._quiet_since = self._now()
         self._arm_silence_check()
         self._arm_write()
@@ -207,7 +209,7 @@ class StreamActor(SupervisedActor):
         self._enqueue(StreamState.PARKED, reason)
 
     def _enqueue(self, state: StreamState, reason: str) -> None:
-        self._state = state
+        self._state, self._reason = state, reason
         tell_by_name(self.ctx, QUEUE, Enqueue(self._active.contract, self._active.priority, reason))
 
     # --- ticks, observations, silence ---
@@ -258,4 +260,7 @@ class StreamActor(SupervisedActor):
             resubscriptions=self._resubscriptions,
             market_price=price,
             last_tick_age_s=None if tick_at is None else self._now() - tick_at,
+            symbol=self._active.contract.symbol,
+            strategy_id=self._active.strategy_id,
+            reason=self._reason,
         )
