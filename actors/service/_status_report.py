@@ -108,6 +108,8 @@ class _Answers:
         self._deadline = time.monotonic() + timeout_s
         self._futures: dict[str, pykka.Future[Any]] = {}
         self.missing: dict[str, str] = {}
+        self.stuck: set[str] = set()
+        """Running actors that did not answer in time or failed answering (not those restarting)."""
 
     def ask(self, name: str, message: Any) -> None:
         """Send `message` to the actor `name` without waiting."""
@@ -129,10 +131,12 @@ class _Answers:
             return future.get(timeout=max(0.0, self._deadline - time.monotonic()))
         except pykka.Timeout:
             self.missing[name] = f"{name} did not answer within {self._timeout_s:g}s"
+            self.stuck.add(name)
         except pykka.ActorDeadError:
             self.missing[name] = f"{name} stopped while answering"
         except Exception as error:  # a failure inside the actor's handler: report it here
             self.missing[name] = f"{name} failed to report its status: {error!r}"
+            self.stuck.add(name)
         return None
 
 
@@ -156,14 +160,14 @@ class StatusReport:
             (STREAMS, GetActiveStreams()),
         ):
             answers.ask(name, message)
+        active: ActiveStreams | None = answers.get(STREAMS)  # first: the streams are asked before any wait
+        names = active.names if active is not None else {}
+        for name in names.values():
+            answers.ask(name, GetStreamStatus())
         connection: ConnectionStatus | None = answers.get(CONNECTION)
         slots: SlotStatus | None = answers.get(SLOT_ALLOCATOR)
         queue: QueueStatus | None = answers.get(QUEUE)
         lake: LakeStatus | None = answers.get(LAKE_WRITER)
-        active: ActiveStreams | None = answers.get(STREAMS)
-        names = active.names if active is not None else {}
-        for name in names.values():
-            answers.ask(name, GetStreamStatus())
         streams = {conid: answers.get(name) for conid, name in names.items()}
         return report.ServiceStatus(
             connection=self._connection(connection),
@@ -172,7 +176,7 @@ class StatusReport:
             queue=_queue(queue),
             lake=_lake(lake),
             supervision=self.counts.supervision(),
-            degraded=self._reasons(connection, lake, queue, list(streams.values()), answers.missing),
+            degraded=self._reasons(connection, lake, queue, list(streams.values()), answers),
         )
 
     def _connection(self, status: ConnectionStatus | None) -> report.ConnectionStatus:
@@ -207,10 +211,11 @@ class StatusReport:
         lake: LakeStatus | None,
         queue: QueueStatus | None,
         streams: list[StreamStatus | None],
-        missing: dict[str, str],
+        answers: _Answers,
     ) -> list[str]:
         """What needs attention: the tree, the gateway, the lake, parked work, actors that did not answer."""
         reasons: list[str] = []
+        missing = answers.missing
         state = self._tree.state
         if state is not TreeState.RUNNING:
             failure = self._tree.failure
@@ -232,6 +237,7 @@ class StatusReport:
             (LAKE_WRITER, QUEUE) if CONNECTION in missing else (LAKE_WRITER, QUEUE, SLOT_ALLOCATOR, STREAMS)
         )
         reasons.extend(missing[name] for name in others if name in missing)
+        reasons.extend(missing[name] for name in sorted(answers.stuck - set(others)) if name != CONNECTION)
         return reasons
 
 

@@ -334,11 +334,6 @@ def test_a_stuck_stream_is_shown_unavailable_without_holding_up_the_document(sta
     assert elapsed < 1.5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a stream that does not answer is shown 'unavailable' but adds no reason to `degraded`, "
-    "though the module docstring says every actor that does not answer in time adds one",
-)
 def test_a_stuck_stream_is_a_reason_for_attention(start: Start) -> None:
     tree, status_report = start(HEALTHY, timeout_s=0.5)
     tree.start()
@@ -349,11 +344,6 @@ def test_a_stuck_stream_is_a_reason_for_attention(start: Start) -> None:
     assert document.degraded == [f"{stream_name(2)} did not answer within 0.5s"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the streams are asked only after the other actors' answers were awaited: one stuck actor "
-    "spends the whole deadline, and every stream, though answering at once, is then shown 'unavailable'",
-)
 def test_one_stuck_actor_does_not_make_the_answering_streams_unavailable(start: Start) -> None:
     tree, status_report = start(HEALTHY, timeout_s=0.5)
     tree.start()
