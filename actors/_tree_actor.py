@@ -32,10 +32,13 @@ class SelfTimer:
 
 
 class TreeActor(SupervisedActor):
-    """Base of the storage actors: runs inside a tree (names, clock) with one self-timer, cancelled on stop.
+    """Base of the queue, poller, reconciler and registry: runs inside a tree (names, clock), with one
+    self-timer, cancelled on stop. Its context is `self.ctx` (SupervisedActor's), never None here.
 
     A subclass that overrides `on_stop` calls `super().on_stop()`.
     """
+
+    ctx: ChildContext
 
     def __init__(self, ctx: ChildContext | None) -> None:
         if ctx is None:
@@ -43,12 +46,11 @@ class TreeActor(SupervisedActor):
                 f"{type(self).__name__} runs inside a supervision tree: start it with a ChildSpec"
             )
         super().__init__(ctx)
-        self.tree_ctx: ChildContext = ctx
         self.timer = SelfTimer(ctx, self.actor_ref)
 
     def now(self) -> float:
         """The tree's clock (monotonic seconds; a fake clock in tests)."""
-        return self.tree_ctx.tree.clock.now()
+        return self.ctx.tree.clock.now()
 
     def on_stop(self) -> None:
         """Drop the pending tick."""

@@ -1,7 +1,7 @@
 """The whole application tree, in one place: which actors run, under which supervisor, in which order.
 
     AppSupervisor (APP)          one_for_one, backoff; storage first, the gateway session last
-    ├── LakeWriterActor          LAKE_WRITER: sole writer of the lake's rows; batches; exactly-once
+    ├── LakeWriterActor          LAKE_WRITER: every row the service writes; batches; exactly-once
     ├── RegistryActor            REGISTRY: the active contracts (active_strategies)
     ├── QueueActor               QUEUE: the positions that do not stream
     └── SessionSupervisor        SESSION: rest_for_one, backoff with jitter, parks instead of escalating

@@ -1,5 +1,15 @@
 """Every msgspec Struct that crosses an actor boundary or reaches the lake."""
 
-from possync.messages.domain import Contract, Observation, Source, utc_now
+from possync.messages.domain import (
+    Contract,
+    DataType,
+    Greeks,
+    Observation,
+    Quote,
+    Source,
+    Tick,
+    Value,
+    utc_now,
+)
 
-__all__ = ["Contract", "Observation", "Source", "utc_now"]
+__all__ = ["Contract", "DataType", "Greeks", "Observation", "Quote", "Source", "Tick", "Value", "utc_now"]

@@ -2,19 +2,17 @@
 
 Only the gateway package touches the IB client. A stream holding a line tells it `Subscribe` (ticks then
 go straight to the line's `TickSink`, in the gateway's network thread), and `Unsubscribe` when it gives
-the line back (also
-the compensation when a stream's lease is released from outside). Gateway notices reach every stream
-as `FeedSuspect` (a data farm or the gateway's own connectivity is down: expect silence) and
-`VerifyStream` (connectivity came back with data maintained: check you still get ticks).
+the line back (also the compensation when a stream's lease is released from outside). Gateway notices
+reach every stream as `FeedSuspect` (a data farm or the gateway's own connectivity is down: expect
+silence) and `VerifyStream` (connectivity came back with data maintained: check you still get ticks).
 """
 
-from datetime import datetime
 from typing import Any, Protocol
 
 import msgspec
 import pykka
 
-from possync.messages.domain import Contract, Observation
+from possync.messages.domain import Contract, Observation, Tick
 from possync.messages.routing import PositionChanged
 from possync.messages.slots import SlotLease
 
@@ -33,8 +31,8 @@ class TickSink(Protocol):
         """A position of the contract changed; its observations, if a price is known."""
         return ()
 
-    def on_tick(self, market_price: float | None, event_ts: datetime) -> tuple[Observation, ...]:
-        """A tick of the line; the observations of a new market price."""
+    def on_tick(self, tick: Tick) -> tuple[Observation, ...]:
+        """What a read from the gateway left on the line; the observations it makes."""
         return ()
 
 

@@ -96,6 +96,8 @@ class LakeStatus(msgspec.Struct, frozen=True):
     """Median rows per recent commit (they grow when commits are slow: adaptive batching)."""
     lake: str = ""
     """Where the lake is (credentials redacted)."""
+    last_commit_age_s: float | None = None
+    """Seconds since the last commit that wrote rows; None before the first."""
 
 
 class FlushTick(msgspec.Struct, frozen=True):

@@ -1,8 +1,10 @@
 """The contracts between the two halves of the tree: who tells what to whom, by stable tree name.
 
-Hybrid routing: the ConnectionActor tells every position change to the StreamActor holding that conid's line;
-a position without a stream (not active, or active but without a line) goes to the queue. The registry tells
-the streaming side which contracts are active; the streaming side tells the queue which active contracts it
+Hybrid routing: the ConnectionActor hands every position change of a contract that holds a line to that
+line's feed (its `TickSink`, `actors/streaming/_feed.py`), by a call in the connection's own thread, not
+a message to the StreamActor; a position without a stream (not active, or active but without a line) is
+told to the queue as `PositionChanged`. The registry tells the streaming side which contracts are active
+(and the queue which are not any more); the streaming side tells the queue which active contracts it
 cannot stream (no lease, refused with 101, demoted) and which it streams again.
 """
 
@@ -41,7 +43,7 @@ class ContractActivated(msgspec.Struct, frozen=True):
 
 
 class ContractDeactivated(msgspec.Struct, frozen=True):
-    """Registry → streams: stop streaming this contract and release its line at once."""
+    """Registry → streams and queue: stop streaming this contract (its line goes at once); poll it again."""
 
     conid: int
 
@@ -61,7 +63,7 @@ class Enqueue(msgspec.Struct, frozen=True):
 
 
 class Dequeue(msgspec.Struct, frozen=True):
-    """Streams → queue: this contract streams now; stop polling it (its positions go to the stream)."""
+    """Streams → queue: this contract streams now; stop polling it (its positions go to the line's feed)."""
 
     conid: int
 

@@ -30,7 +30,7 @@ class WriteObservations(msgspec.Struct, frozen=True):
 
 
 class Updates(msgspec.Struct, frozen=True):
-    """Stream feed → update dispatcher (`UPDATES`): observations for the registered handlers."""
+    """Connection → update dispatcher (`UPDATES`): the observations the feeds made, for the handlers."""
 
     rows: tuple[Observation, ...]
 
@@ -52,6 +52,10 @@ class StreamStatus(msgspec.Struct, frozen=True):
     market_price: float | None
     last_tick_age_s: float | None = None
     """Seconds since this incarnation's last tick; None before the first."""
+    symbol: str = ""
+    strategy_id: str = ""
+    reason: str = ""
+    """Why it is queued or parked ("" while it holds a line)."""
 
 
 class GetActiveStreams(msgspec.Struct, frozen=True):

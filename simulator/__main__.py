@@ -1,4 +1,5 @@
-"""`python -m simulator`: run a simulated IB Gateway on 127.0.0.1 until SIGINT or SIGTERM."""
+"""`python -m possync.simulator` (`python -m simulator` in a clone): a simulated IB Gateway on 127.0.0.1
+until SIGINT or SIGTERM."""
 
 import argparse
 import signal
@@ -16,10 +17,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line, every flag documented in --help."""
     defaults = SimulatorConfig()
     parser = argparse.ArgumentParser(
-        prog="python -m simulator",
+        prog="python -m possync.simulator",
         description="A simulated IB Gateway speaking the real TWS API wire protocol on 127.0.0.1, with a "
-        "loopback admin HTTP endpoint for fault injection (GET /stats, GET /positions, POST /drop, "
-        "POST /error, POST /max-lines, POST /position, POST /pause, POST /resume).",
+        "loopback admin HTTP endpoint for fault injection (GET /stats, GET /positions, GET /valuations, "
+        "POST /drop, POST /error, POST /max-lines, POST /position, POST /pause, POST /resume) and market "
+        "data control (GET/POST /entitlements, GET/POST /market, GET/POST /clock, POST /competing-session). "
+        "See simulator/README.md.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--port", type=int, default=4002, help="API port for ib_insync (0 picks a free one)")
@@ -44,6 +47,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--max-msg-rate", type=int, default=defaults.max_msg_rate, help="client messages/s before error 100"
     )
+    _market_data_flags(parser, defaults)
+    parser.add_argument(
+        "--pnl-interval", type=float, default=defaults.pnl_interval, help="seconds between P&L updates"
+    )
     parser.add_argument(
         "--log-level",
         default="INFO",
@@ -52,6 +59,39 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="what to log (case-insensitive)",
     )
     return parser.parse_args(argv)
+
+
+def _market_data_flags(parser: argparse.ArgumentParser, defaults: SimulatorConfig) -> None:
+    """The flags of market data permissions, trading hours and the clock."""
+    parser.add_argument(
+        "--no-live-data-for",
+        default="",
+        metavar="SECTYPES",
+        help="security types without live permission, comma-separated (e.g. STK,OPT): error 354, or "
+        "delayed data to a client in market data type 3/4",
+    )
+    parser.add_argument(
+        "--no-live-fraction",
+        type=float,
+        default=defaults.no_live_fraction,
+        help="share of the other contracts without live permission, drawn per conid from --seed",
+    )
+    parser.add_argument(
+        "--no-delayed",
+        action="store_true",
+        help="delayed data not enabled: error 10168 instead of delayed data (354 says so too)",
+    )
+    parser.add_argument(
+        "--hours",
+        action="store_true",
+        help="open and close each market by its trading hours (off: every market is always open)",
+    )
+    parser.add_argument(
+        "--clock-offset-s",
+        type=float,
+        default=defaults.clock_offset_s,
+        help="run the simulator's clock (currentTime, trading hours) this many seconds from the real time",
+    )
 
 
 def config_from(args: argparse.Namespace) -> SimulatorConfig:
@@ -65,7 +105,13 @@ def config_from(args: argparse.Namespace) -> SimulatorConfig:
         tick_hz=args.tick_hz,
         snapshot_hold=args.snapshot_hold,
         max_msg_rate=args.max_msg_rate,
+        pnl_interval=args.pnl_interval,
         seed=args.seed,
+        no_live_sec_types=tuple(t.strip().upper() for t in args.no_live_data_for.split(",") if t.strip()),
+        no_live_fraction=args.no_live_fraction,
+        delayed_data=not args.no_delayed,
+        hours=args.hours,
+        clock_offset_s=args.clock_offset_s,
     )
 
 

@@ -1,7 +1,9 @@
 """The loopback admin endpoint: JSON over a minimal HTTP/1.1 server on the simulator's event loop.
 
-GET /stats, GET /positions, POST /drop, POST /error {"code": 1101}, POST /max-lines {"n": 50},
-POST /position {"conid": 265598, "position": 0}, POST /pause, POST /resume.
+GET /stats, GET /positions, GET /valuations, POST /drop, POST /error {"code": 1101},
+POST /max-lines {"n": 50}, POST /position {"conid": 265598, "position": 0}, POST /pause, POST /resume; and
+the market-data routes of `admin_md`: GET/POST /entitlements, GET/POST /market, GET/POST /clock,
+POST /competing-session.
 Bad input gets a 400 naming the problem; nothing a client sends can stop the simulator.
 """
 
@@ -11,6 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import msgspec
 from loguru import logger
+
+from possync.simulator.admin_md import MD_ROUTES
 
 if TYPE_CHECKING:
     from possync.simulator.gateway import Gateway
@@ -77,6 +81,11 @@ def _positions(gateway: "Gateway", _body: bytes) -> Any:
     return gateway.positions()
 
 
+def _valuations(gateway: "Gateway", _body: bytes) -> Any:
+    """GET /valuations: every open position's mark, value and P&L, as pnlSingle reports them."""
+    return gateway.valuations()
+
+
 def _drop(gateway: "Gateway", _body: bytes) -> Any:
     """POST /drop."""
     return {"dropped": gateway.drop_all()}
@@ -116,12 +125,14 @@ def _resume(gateway: "Gateway", _body: bytes) -> Any:
 ROUTES: dict[tuple[str, str], Callable[["Gateway", bytes], Any]] = {
     ("GET", "/stats"): _stats,
     ("GET", "/positions"): _positions,
+    ("GET", "/valuations"): _valuations,
     ("POST", "/drop"): _drop,
     ("POST", "/error"): _error,
     ("POST", "/max-lines"): _max_lines,
     ("POST", "/position"): _position,
     ("POST", "/pause"): _pause,
     ("POST", "/resume"): _resume,
+    **MD_ROUTES,
 }
 """Every admin endpoint: (method, path) -> handler(gateway, body) returning what is sent back as JSON."""
 

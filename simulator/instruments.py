@@ -1,14 +1,19 @@
 """The demo instrument universe: real-looking US stocks and the options listed on them."""
 
 import calendar
-import math
 from datetime import date, timedelta
 
 import msgspec
 
+from possync.simulator.greeks import black_scholes, mark_price, years_to_expiry
+
 
 class DemoContract(msgspec.Struct, frozen=True, kw_only=True):
-    """One contract the simulated gateway knows; `price` is its reference price when the simulator starts."""
+    """One contract the simulated gateway knows; `price` is its reference price when the simulator starts.
+
+    An option's `volatility` is its Black-Scholes volatility (its price follows its underlying through the
+    model, see greeks.py); 0 for a stock.
+    """
 
     conid: int
     symbol: str
@@ -24,6 +29,7 @@ class DemoContract(msgspec.Struct, frozen=True, kw_only=True):
     long_name: str = ""
     under_conid: int = 0
     price: float = 0.0
+    volatility: float = 0.0
 
     @property
     def price_factor(self) -> float:
@@ -92,10 +98,17 @@ def stocks() -> list[DemoContract]:
 
 
 def option(
-    underlying: DemoContract, expiry: date, strike: float, right: str, conid: int, as_of: date
+    underlying: DemoContract,
+    expiry: date,
+    strike: float,
+    right: str,
+    conid: int,
+    as_of: date,
+    volatility: float,
 ) -> DemoContract:
-    """A US equity option on `underlying`, priced as of `as_of` from a rough volatility model."""
+    """A US equity option on `underlying`, priced as of `as_of` by Black-Scholes at `volatility`."""
     expiry_text = expiry.strftime("%Y%m%d")
+    years = years_to_expiry(expiry_text, as_of)
     return DemoContract(
         conid=conid,
         symbol=underlying.symbol,
@@ -109,21 +122,14 @@ def option(
         trading_class=underlying.symbol,
         long_name=underlying.long_name,
         under_conid=underlying.conid,
-        price=option_price(underlying.price, strike, right, years=(expiry - as_of).days / 365),
+        price=mark_price(black_scholes(underlying.price, strike, years, volatility, right).price),
+        volatility=volatility,
     )
 
 
 def occ_symbol(symbol: str, expiry: date, right: str, strike: float) -> str:
     """The OCC option symbol IB uses as localSymbol, e.g. `AAPL  250117C00190000`."""
     return f"{symbol:<6}{expiry:%y%m%d}{right}{round(strike * 1000):08d}"
-
-
-def option_price(spot: float, strike: float, right: str, years: float) -> float:
-    """A plausible option premium: intrinsic value plus a time value that fades away from the money."""
-    intrinsic = max(spot - strike, 0.0) if right == "C" else max(strike - spot, 0.0)
-    spread = 0.3 * spot * math.sqrt(max(years, 1 / 365))
-    time_value = 0.4 * spread * math.exp(-(((strike - spot) / spread) ** 2) / 2)
-    return max(round(intrinsic + time_value, 2), 0.05)
 
 
 def strike_step(price: float) -> float:

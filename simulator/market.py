@@ -10,7 +10,9 @@ from typing import Protocol
 from loguru import logger
 
 from possync.simulator import outgoing
+from possync.simulator.access import served_type
 from possync.simulator.instruments import DemoContract
+from possync.simulator.options import OptionQuote, Underlyings, computation_message
 from possync.simulator.protocol import Tick
 from possync.simulator.quotes import Quote
 
@@ -19,6 +21,8 @@ _STREAM_ROTATION = (Tick.BID, Tick.ASK, Tick.LAST, Tick.VOLUME)
 _OPENING = (Tick.BID, Tick.ASK, Tick.LAST, Tick.CLOSE, Tick.VOLUME)
 """What a new subscription is sent at once."""
 
+AnyQuote = Quote | OptionQuote
+"""A contract's live market: a stock's own walk, or an option priced from its underlying's."""
 SentTick = tuple[int, int, int, float | None]
 """One tick as the send hook sees it: (reqId, conid, tick type, price; None for a size tick)."""
 SendHook = Callable[[float, list[SentTick]], None]
@@ -34,28 +38,80 @@ class TickSink(Protocol):
 
 
 class Subscription:
-    """One reqMktData that holds a line: streaming until cancelled, or a snapshot until it ends."""
+    """One reqMktData that holds a line: streaming until cancelled, or a snapshot until it ends.
 
-    __slots__ = ("conid", "delayed", "end_timer", "phase", "req_id", "sink", "snapshot")
+    `live`: live data, else delayed; `frozen_ok`: the client asked for frozen data (type 2 or 4), so a
+    closed market sends it the last values; `is_open`: its market is open; `dormant`: a competing live
+    session took its data (10197) and it gets nothing more until the client subscribes again.
+    """
 
-    def __init__(self, sink: TickSink, req_id: int, conid: int, snapshot: bool, delayed: bool) -> None:
+    __slots__ = (
+        "conid",
+        "dormant",
+        "end_timer",
+        "frozen_ok",
+        "is_open",
+        "live",
+        "phase",
+        "req_id",
+        "sink",
+        "snapshot",
+    )
+
+    def __init__(
+        self, sink: TickSink, req_id: int, conid: int, snapshot: bool, live: bool, frozen_ok: bool
+    ) -> None:
         self.sink = sink
         self.req_id = req_id
         self.conid = conid
         self.snapshot = snapshot
-        self.delayed = delayed
+        self.live = live
+        self.frozen_ok = frozen_ok
+        self.is_open = True
+        self.dormant = False
         self.phase = req_id % len(_STREAM_ROTATION)
         self.end_timer: asyncio.TimerHandle | None = None
 
+    @property
+    def streaming(self) -> bool:
+        """Whether the pump sends this subscription ticks."""
+        return self.is_open and not (self.snapshot or self.dormant)
+
+    @property
+    def data_type(self) -> int:
+        """The market data type it gets now (1 live, 2 frozen, 3 delayed, 4 delayed frozen)."""
+        return served_type(self.live, self.frozen_ok, self.is_open)
+
     def tick_type(self, tick: Tick) -> int:
         """The wire tick type for this subscription (delayed data uses IB's delayed types)."""
-        return tick.delayed() if self.delayed else int(tick)
+        return int(tick) if self.live else tick.delayed()
 
-    def sent(self, tick: Tick, quote: Quote) -> SentTick:
+    def opening(self, quote: Quote) -> bytes:
+        """What a new subscription is sent at once: its market data type, then the current values."""
+        ticks = (self.message(tick, quote) for tick in _OPENING)
+        return outgoing.market_data_type(self.req_id, self.data_type) + b"".join(ticks)
+
+    def session_changed(self, quote: Quote) -> bytes:
+        """What a client that asked for frozen data gets when the market opens (the new type) or closes
+        (the frozen type and the last values once); other clients get nothing, their ticks just stop."""
+        if not self.frozen_ok or self.dormant:
+            return b""
+        if self.is_open:
+            return outgoing.market_data_type(self.req_id, self.data_type)
+        return self.opening(quote)
+
+    @property
+    def blank(self) -> bool:
+        """A closed market seen without frozen data: it has no bid or ask, and IB sends -1 for them."""
+        return not (self.is_open or self.frozen_ok)
+
+    def sent(self, tick: Tick, quote: AnyQuote) -> SentTick:
         """What the send hook is told about one tick of `quote`."""
         match tick:
+            case Tick.BID | Tick.ASK if self.blank:
+                price: float | None = -1.0
             case Tick.BID:
-                price: float | None = quote.bid
+                price = quote.bid
             case Tick.ASK:
                 price = quote.ask
             case Tick.LAST:
@@ -66,10 +122,16 @@ class Subscription:
                 price = None
         return (self.req_id, self.conid, self.tick_type(tick), price)
 
-    def message(self, tick: Tick, quote: Quote) -> bytes:
-        """The framed message carrying one tick of `quote`."""
+    def message(self, tick: Tick, quote: AnyQuote) -> bytes:
+        """The framed message carrying one tick of `quote` (with its option computation for an option)."""
+        return self._price_message(tick, quote) + computation_message(self.req_id, tick, quote, not self.live)
+
+    def _price_message(self, tick: Tick, quote: AnyQuote) -> bytes:
+        """The tickPrice/tickSize message of one tick of `quote`."""
         kind = self.tick_type(tick)
         match tick:
+            case Tick.BID | Tick.ASK if self.blank:
+                return outgoing.tick_price(self.req_id, kind, -1.0, 0)
             case Tick.BID:
                 return outgoing.tick_price(self.req_id, kind, quote.bid, quote.bid_size)
             case Tick.ASK:
@@ -98,7 +160,9 @@ class Market:
         self._snapshot_hold = snapshot_hold
         self._rng = random.Random(seed)
         self._subs: dict[tuple[TickSink, int], Subscription] = {}
-        self._quotes: dict[int, Quote] = {}
+        self._quotes: dict[int, AnyQuote] = {}
+        self.underlyings: Underlyings | None = None
+        """Set by the gateway: without it an option's quote walks on its own like a stock's."""
         self._halts: set[str] = set()
         self.ticks_sent = 0
         self.cycles = 0
@@ -106,6 +170,8 @@ class Market:
         self.max_lag = 0.0
         self.on_send: SendHook | None = None
         """Off (None) unless a benchmark measures tick latency: see `SendHook`."""
+        self.open_check: Callable[[int], bool] = lambda _conid: True
+        """Whether a conid's market is open now (the gateway sets it: see `hours.MarketHours`)."""
 
     @property
     def lines_held(self) -> int:
@@ -136,17 +202,27 @@ class Market:
         return (sink, req_id) in self._subs
 
     def subscribe(
-        self, sink: TickSink, req_id: int, contract: DemoContract, *, snapshot: bool, delayed: bool
+        self,
+        sink: TickSink,
+        req_id: int,
+        contract: DemoContract,
+        *,
+        snapshot: bool,
+        live: bool = True,
+        frozen_ok: bool = False,
+        preamble: bytes = b"",
     ) -> bool:
-        """Take a line and send the opening ticks; False (nothing held) when every line is taken."""
+        """Take a line and send `preamble` (warnings), the market data type and the current values;
+        False (nothing held, nothing sent) when every line is taken."""
         if len(self._subs) >= self.max_lines:
             return False
-        sub = Subscription(sink, req_id, contract.conid, snapshot, delayed)
+        sub = Subscription(sink, req_id, contract.conid, snapshot, live, frozen_ok)
+        sub.is_open = self.open_check(contract.conid)
         self._subs[sink, req_id] = sub
         self.peak_lines = max(self.peak_lines, len(self._subs))
         quote = self._quote(contract)
         sent_at = time.monotonic()
-        sink.send(b"".join(sub.message(tick, quote) for tick in _OPENING))
+        sink.send(preamble + sub.opening(quote))
         if self.on_send is not None:
             self.on_send(sent_at, [sub.sent(tick, quote) for tick in _OPENING])
         if snapshot:
@@ -154,6 +230,15 @@ class Market:
                 self._snapshot_hold, self._end_snapshot, sub
             )
         return True
+
+    def silence_live(self, notice: Callable[[int], bytes]) -> int:
+        """Stop every live subscription (a competing live session took the data): each is sent
+        `notice(reqId)` and keeps its line until cancelled; return how many."""
+        silenced = [sub for sub in self._subs.values() if sub.live and not sub.dormant]
+        for sub in silenced:
+            sub.dormant = True
+            sub.sink.send(notice(sub.req_id))
+        return len(silenced)
 
     def cancel(self, sink: TickSink, req_id: int) -> bool:
         """Release the line of one subscription; False when that reqId held none."""
@@ -199,6 +284,8 @@ class Market:
                 due = loop.time()  # more than a cycle behind: skip the missed cycles
             self.cycles += slot == 0
             if not self._halts:
+                if slot == 0:
+                    self._open_or_close()
                 self._cycle(slot)
             slot = (slot + 1) % self._slots
 
@@ -207,14 +294,12 @@ class Market:
         hook = self.on_send
         batches: dict[TickSink, list[bytes]] = defaultdict(list)
         sent: dict[TickSink, list[SentTick]] = defaultdict(list)
-        stepped: set[int] = set()
+        stepped: set[AnyQuote] = set()
         for sub in self._subs.values():
-            if sub.snapshot or sub.req_id % self._slots != slot:
+            if not sub.streaming or sub.req_id % self._slots != slot:
                 continue
             quote = self._quotes[sub.conid]
-            if sub.conid not in stepped:
-                quote.step()
-                stepped.add(sub.conid)
+            _step(quote, stepped)
             tick = _STREAM_ROTATION[sub.phase]
             batches[sub.sink].append(sub.message(tick, quote))
             if hook is not None:
@@ -226,6 +311,15 @@ class Market:
             self.ticks_sent += len(messages)
             if hook is not None:
                 hook(sent_at, sent[sink])
+
+    def _open_or_close(self) -> None:
+        """Follow each subscription's market opening or closing (see `Subscription.session_changed`)."""
+        for sub in self._subs.values():
+            is_open = self.open_check(sub.conid)
+            if is_open != sub.is_open:
+                sub.is_open = is_open
+                if message := sub.session_changed(self._quotes[sub.conid]):
+                    sub.sink.send(message)
 
     def _end_snapshot(self, sub: Subscription) -> None:
         """A snapshot's hold is over: release its line and tell the client it is complete."""
@@ -239,8 +333,23 @@ class Market:
         if sub.end_timer is not None:
             sub.end_timer.cancel()
 
-    def _quote(self, contract: DemoContract) -> Quote:
-        """The quote of a contract, created on its first subscription."""
+    def _quote(self, contract: DemoContract) -> AnyQuote:
+        """The quote of a contract, created on its first subscription (an option's with its underlying's)."""
         if contract.conid not in self._quotes:
-            self._quotes[contract.conid] = Quote(contract, self._rng)
+            if contract.sec_type == "OPT" and self.underlyings is not None:
+                underlying = self._quote(self.underlyings.underlying(contract))
+                years = self.underlyings.years(contract)
+                self._quotes[contract.conid] = OptionQuote(contract, underlying, years, self._rng)
+            else:
+                self._quotes[contract.conid] = Quote(contract, self._rng)
         return self._quotes[contract.conid]
+
+
+def _step(quote: AnyQuote, stepped: set[AnyQuote]) -> None:
+    """Move a quote once per cycle; an option's underlying moves first, and the option follows it."""
+    if quote in stepped:
+        return
+    if isinstance(quote, OptionQuote):
+        _step(quote.underlying, stepped)
+    quote.step()
+    stepped.add(quote)

@@ -2,6 +2,7 @@
 
 from possync.simulator.instruments import DemoContract
 from possync.simulator.portfolio import DemoPosition
+from possync.simulator.pricing import Valuation
 from possync.simulator.protocol import Out
 from possync.simulator.wire import Field, frame
 
@@ -64,23 +65,20 @@ def account_value(account: str, tag: str, value: str, currency: str) -> bytes:
     return frame(Out.ACCOUNT_VALUE, 2, tag, value, currency, account)
 
 
-def portfolio_value(pos: DemoPosition, contract: DemoContract, market_price: float) -> bytes:
-    """One portfolio item of the account-updates subscription (20 fields).
-
-    Like the real gateway, a stock's right goes out as "0".
-    """
-    market_value = round(pos.position * market_price * contract.price_factor, 2)
-    unrealized = round(market_value - pos.position * pos.avg_cost, 2)
+def portfolio_value(pos: DemoPosition, contract: DemoContract, valued: Valuation) -> bytes:
+    """One portfolio item of the account-updates subscription (20 fields), valued as pnlSingle values it
+    (pricing.py; realized 0 when nothing was closed today). Like the real gateway, a stock's right goes
+    out as "0"."""
     return frame(
         Out.PORTFOLIO_VALUE,
         8,
         *_contract(contract, contract.right or "0"),
         pos.position,
-        market_price,
-        market_value,
+        valued.price,
+        valued.value,
         pos.avg_cost,
-        unrealized,
-        0.0,
+        valued.unrealized,
+        valued.realized or 0.0,
         pos.account,
     )
 
@@ -130,8 +128,11 @@ def execution_data_end(req_id: int) -> bytes:
     return frame(Out.EXECUTION_DATA_END, 1, req_id)
 
 
-def contract_data(req_id: int, contract: DemoContract, exchange: str) -> bytes:
-    """One contract's details in the version >= 164 layout, no security ids."""
+def contract_data(
+    req_id: int, contract: DemoContract, exchange: str, hours: tuple[str, str, str] = ("US/Eastern", "", "")
+) -> bytes:
+    """One contract's details in the version >= 164 layout, no security ids; `hours` are timeZoneId,
+    tradingHours and liquidHours."""
     is_option = contract.sec_type == "OPT"
     return frame(
         Out.CONTRACT_DATA,
@@ -159,9 +160,7 @@ def contract_data(req_id: int, contract: DemoContract, exchange: str) -> bytes:
         "",  # industry
         "",  # category
         "",  # subcategory
-        "US/Eastern",
-        "",  # tradingHours
-        "",  # liquidHours
+        *hours,  # timeZoneId, tradingHours, liquidHours
         "",  # evRule
         "",  # evMultiplier
         0,  # numSecIds

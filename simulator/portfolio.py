@@ -5,6 +5,7 @@ from datetime import date
 
 import msgspec
 
+from possync.simulator.greeks import volatility
 from possync.simulator.instruments import ContractQuery, DemoContract, expiries, option, stocks, strike_step
 
 _STOCK_SHARE = 0.4
@@ -36,6 +37,8 @@ class Portfolio:
 
     def __init__(self, accounts: tuple[str, ...], per_account: int, seed: int, as_of: date) -> None:
         self.accounts = accounts
+        self.as_of = as_of
+        self._seed = seed
         self._contracts: dict[int, DemoContract] = {c.conid: c for c in stocks()}
         self._options: dict[tuple[str, str, float, str], int] = {}
         self._holdings: dict[tuple[str, int], tuple[float, float]] = {}
@@ -46,6 +49,10 @@ class Portfolio:
     def contract(self, conid: int) -> DemoContract | None:
         """The contract with this conid, or None when the gateway does not know it."""
         return self._contracts.get(conid)
+
+    def contracts(self) -> list[DemoContract]:
+        """Every contract the gateway knows: the stock universe, then the options listed so far."""
+        return list(self._contracts.values())
 
     def match(self, query: ContractQuery) -> list[DemoContract]:
         """Every known contract that fits the query (none: unknown; several: ambiguous)."""
@@ -125,7 +132,8 @@ class Portfolio:
             conid = rng.randrange(400_000_000, 800_000_000)
             while conid in self._contracts:
                 conid += 1
-            self._contracts[conid] = option(underlying, expiry, strike, right, conid, as_of)
+            vol = volatility(self._seed, conid)
+            self._contracts[conid] = option(underlying, expiry, strike, right, conid, as_of, vol)
             self._options[key] = conid
         return self._contracts[self._options[key]]
 

@@ -30,6 +30,10 @@ class In(IntEnum):
     START_API = 71
     REQ_ACCOUNT_UPDATES_MULTI = 76
     CANCEL_ACCOUNT_UPDATES_MULTI = 77
+    REQ_PNL = 92
+    CANCEL_PNL = 93
+    REQ_PNL_SINGLE = 94
+    CANCEL_PNL_SINGLE = 95
     REQ_COMPLETED_ORDERS = 99
 
 
@@ -45,6 +49,7 @@ class Out(IntEnum):
     NEXT_VALID_ID = 9
     CONTRACT_DATA = 10
     MANAGED_ACCOUNTS = 15
+    TICK_OPTION_COMPUTATION = 21
     CURRENT_TIME = 49
     CONTRACT_DATA_END = 52
     OPEN_ORDER_END = 53
@@ -58,6 +63,8 @@ class Out(IntEnum):
     ACCOUNT_SUMMARY_END = 64
     ACCOUNT_UPDATE_MULTI = 73
     ACCOUNT_UPDATE_MULTI_END = 74
+    PNL = 94
+    PNL_SINGLE = 95
     COMPLETED_ORDERS_END = 102
 
 
@@ -89,7 +96,6 @@ _DELAYED = {
     Tick.CLOSE: 75,
 }
 
-DELAYED_DATA_TYPES = frozenset({3, 4})
 NO_REQUEST = -1
 """The reqId of a notice that belongs to no request (farm status, connectivity)."""
 
@@ -101,6 +107,7 @@ ERROR_TEXT = {
     321: "Error validating request.-'bW' : cause - Please enter exchange",
     322: "Error processing request.-'bW' : cause - Duplicate ticker id",
     326: "Unable to connect as the client id is already in use. Retry with a unique client id.",
+    354: "Requested market data is not subscribed.",
     1100: "Connectivity between IB and Trader Workstation has been lost.",
     1101: "Connectivity between IB and Trader Workstation has been restored - data lost.",
     1102: "Connectivity between IB and Trader Workstation has been restored - data maintained.",
@@ -110,6 +117,13 @@ ERROR_TEXT = {
     2106: "HMDS data farm connection is OK:ushmds",
     2157: "Sec-def data farm connection is broken:secdefnj",
     2158: "Sec-def data farm connection is OK:secdefnj",
+    10089: "Requested market data requires additional subscription for API. "
+    "See link in 'Market Data Connections' dialog for more details.",
+    10090: "Part of requested market data is not subscribed. "
+    "Subscription-independent ticks are still active.",
+    10167: "Requested market data is not subscribed. Displaying delayed market data.",
+    10168: "Requested market data is not subscribed. Delayed market data is not enabled.",
+    10197: "No market data during competing live session",
 }
 
 FARM_OK_NOTICES = (2104, 2106, 2158)

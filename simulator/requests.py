@@ -5,10 +5,11 @@ from typing import TYPE_CHECKING
 
 from loguru import logger
 
-from possync.simulator import incoming, outgoing
+from possync.simulator import incoming, outgoing, pnl
 from possync.simulator.accounts import account_values
 from possync.simulator.instruments import ContractQuery
-from possync.simulator.protocol import DELAYED_DATA_TYPES, In
+from possync.simulator.mdrequest import answer, refuse, set_data_type
+from possync.simulator.protocol import In
 
 if TYPE_CHECKING:
     from possync.simulator.session import Session
@@ -41,9 +42,9 @@ def handle_request(session: "Session", fields: list[str]) -> None:
         case In.REQ_CONTRACT_DETAILS:
             _contract_details(session, incoming.integer(fields, 2), incoming.contract(fields, 3))
         case In.REQ_CURRENT_TIME:
-            session.send(outgoing.current_time(int(time.time())))
+            session.send(outgoing.current_time(session.gateway.access.clock.epoch()))
         case In.REQ_MARKET_DATA_TYPE:
-            session.data_type = incoming.integer(fields, 2)
+            set_data_type(session, incoming.integer(fields, 2))
         case In.REQ_OPEN_ORDERS | In.REQ_ALL_OPEN_ORDERS:
             session.send(outgoing.open_order_end())
         case In.REQ_COMPLETED_ORDERS:
@@ -56,6 +57,8 @@ def handle_request(session: "Session", fields: list[str]) -> None:
             session.send(outgoing.managed_accounts(session.gateway.accounts))
         case In.PLACE_ORDER:
             _place_order(session, incoming.integer(fields, 1))
+        case In.REQ_PNL | In.CANCEL_PNL | In.REQ_PNL_SINGLE | In.CANCEL_PNL_SINGLE:
+            pnl.handle(session, fields)
         case msg_id if msg_id in _SILENT:
             pass
         case msg_id:
@@ -63,30 +66,19 @@ def handle_request(session: "Session", fields: list[str]) -> None:
 
 
 def _market_data(session: "Session", request: incoming.MarketDataRequest) -> None:
-    """Subscribe, or refuse with 322 (reqId in use), 321 (no exchange), 200 (unknown) or 101 (no line)."""
+    """Refuse with 322 (reqId in use), 321 (no exchange) or 200 (unknown), else answer (`mdrequest`)."""
     gateway = session.gateway
     req_id = request.req_id
     matches = gateway.portfolio.match(request.contract)
     gateway.counters.snapshots += request.snapshot
     if gateway.market.holds(session, req_id):
-        session.error(req_id, 322)
+        refuse(session, req_id, 322)
     elif not request.contract.exchange:
-        session.error(req_id, 321)
+        refuse(session, req_id, 321)
     elif len(matches) != 1:
-        session.error(req_id, 200)
-    elif gateway.market.subscribe(
-        session,
-        req_id,
-        matches[0],
-        snapshot=request.snapshot,
-        delayed=session.data_type in DELAYED_DATA_TYPES,
-    ):
-        session.send(outgoing.market_data_type(req_id, session.data_type))
-        logger.debug("{}: reqId {} holds a line for {}", session, req_id, matches[0].local_symbol)
+        refuse(session, req_id, 200)
     else:
-        gateway.counters.refused_101 += 1
-        session.error(req_id, 101)
-        logger.info("{}: reqId {} refused, all {} lines taken", session, req_id, gateway.market.max_lines)
+        answer(session, req_id, matches[0], request.snapshot)
 
 
 def _positions(session: "Session") -> None:
@@ -112,7 +104,7 @@ def _account_updates(session: "Session", subscribe: bool, account: str) -> None:
     for pos in gateway.portfolio.positions():
         contract = gateway.portfolio.contract(pos.conid)
         if pos.account == account and pos.position and contract is not None:
-            session.send(outgoing.portfolio_value(pos, contract, gateway.market_price(contract)))
+            session.send(outgoing.portfolio_value(pos, contract, gateway.pricing.valuation(pos)))
     session.send(outgoing.account_update_time(time.strftime("%H:%M")))
     session.send(outgoing.account_download_end(account))
 
@@ -140,7 +132,8 @@ def _contract_details(session: "Session", req_id: int, query: ContractQuery) -> 
         session.error(req_id, 200)
         return
     for contract in matches:
-        session.send(outgoing.contract_data(req_id, contract, query.exchange or "SMART"))
+        hours = session.gateway.access.details_hours(contract)
+        session.send(outgoing.contract_data(req_id, contract, query.exchange or "SMART", hours))
     session.send(outgoing.contract_data_end(req_id))
 
 

@@ -10,9 +10,12 @@ from loguru import logger
 
 from possync.simulator.admin import start_admin
 from possync.simulator.config import HOST, SimulatorConfig
+from possync.simulator.controls import MarketDataControls
 from possync.simulator.gateway import Gateway
+from possync.simulator.greeks import Greeks
 from possync.simulator.market import SendHook
 from possync.simulator.portfolio import DemoPosition
+from possync.simulator.pricing import Valuation
 from possync.simulator.stats import SimulatorStats
 
 T = TypeVar("T")
@@ -21,12 +24,13 @@ _START_TIMEOUT = 10.0
 _CALL_TIMEOUT = 10.0
 
 
-class Simulator:
+class Simulator(MarketDataControls):
     """A simulated IB Gateway that the unmodified ib_insync client connects to over loopback TCP.
 
     `start()` listens (port 0 picks a free one) and returns the port; `stop()` closes every socket and
     joins the loop thread; `start()` again is a full gateway restart on the same port with the same
-    portfolio, line limit and counters. Every public method is thread-safe.
+    portfolio, line limit and counters. Every public method is thread-safe; the market-data controls
+    (permissions, open/closed markets, the clock, a competing session) come from `MarketDataControls`.
     """
 
     def __init__(self, config: SimulatorConfig | None = None) -> None:
@@ -108,8 +112,9 @@ class Simulator:
     def send_error(self, code: int, message: str | None = None) -> int:
         """Send error `code` (reqId -1) to every client, with a real gateway's side effects.
 
-        1100 stops streaming; 1102 restarts it; 1101 restarts it and drops every market-data
-        subscription; 2103/2104 break/restore the market-data farm. Returns how many clients got it.
+        1100 stops streaming; 1102 restarts it; 1101 restarts it and drops every market-data, positions,
+        account-updates and P&L subscription; 2103/2104 break/restore the market-data farm. Returns how
+        many clients got it.
         """
         return self._call(lambda: self._gateway.send_error(code, message))
 
@@ -142,6 +147,19 @@ class Simulator:
         a client, the loop thread calls `hook(sent_at, ticks)`, `sent_at` being `time.monotonic()` just
         before the write and `ticks` a list of (reqId, conid, tick type, price or None for a size tick)."""
         self._call(lambda: setattr(self._gateway.market, "on_send", hook))
+
+    def set_pnl_interval(self, seconds: float) -> None:
+        """Answer every P&L subscription each `seconds` (ValueError outside (0, 60])."""
+        self._call(lambda: self._gateway.pnl.set_interval(seconds))
+
+    def valuations(self, account: str | None = None) -> list[Valuation]:
+        """Every open position (of `account`, or of every account) valued now, as pnlSingle and
+        updatePortfolio report it: mark, value, unrealized, daily and realized P&L."""
+        return self._call(lambda: self._gateway.valuations(account))
+
+    def option_model(self, conid: int) -> Greeks:
+        """An option's model computation now (what tick type 13 would carry); ValueError for a non-option."""
+        return self._call(lambda: self._gateway.option_model(conid))
 
     def stats(self) -> SimulatorStats:
         """A consistent snapshot of clients, lines and counters."""

@@ -1,7 +1,6 @@
 """One client connection: the handshake, startApi, then requests until either side hangs up."""
 
 import asyncio
-import time
 from typing import TYPE_CHECKING
 
 from loguru import logger
@@ -107,7 +106,7 @@ class Session:
         if self.positions_subscribed:
             self.send(outgoing.position(position, contract))
         if self.account_updates == position.account:
-            self.send(outgoing.portfolio_value(position, contract, self.gateway.market_price(contract)))
+            self.send(outgoing.portfolio_value(position, contract, self.gateway.pricing.valuation(position)))
 
     def error(self, req_id: int, code: int) -> None:
         """Send IB's error `code` for request `req_id`."""
@@ -119,7 +118,7 @@ class Session:
         if not low <= SERVER_VERSION <= high or high < MIN_CLIENT_VERSION:
             raise wire.WireError(f"client versions v{low}..{high} exclude server version {SERVER_VERSION}")
         await self.gateway.wait_running()
-        self.send(wire.frame(SERVER_VERSION, time.strftime("%Y%m%d %H:%M:%S UTC", time.gmtime())))
+        self.send(wire.frame(SERVER_VERSION, self.gateway.access.clock.now().strftime("%Y%m%d %H:%M:%S UTC")))
         fields = await wire.read_message(self._reader)
         self._count(fields)
         if int(fields[0]) != In.START_API:

@@ -17,6 +17,8 @@ class Counters:
     connections: int = 0
     bad_clients: int = 0
     snapshots: int = 0
+    refusals: Counter[int] = field(default_factory=Counter)
+    data_warnings: Counter[int] = field(default_factory=Counter)
 
 
 class SimulatorStats(msgspec.Struct, frozen=True, kw_only=True):
@@ -28,6 +30,13 @@ class SimulatorStats(msgspec.Struct, frozen=True, kw_only=True):
     `orders`: placeOrder messages received; `refused_101`: subscriptions refused at the line limit;
     `pacing_violations`: messages above the allowed rate; `bad_clients`: connections dropped for not
     speaking the protocol; `ticks_sent`/`pump_cycles`/`pump_max_lag` describe the tick pump.
+    `refusals`: reqMktData refused, by error code (101, 200, 321, 322, 354, 10168, 10197): none holds a
+    line; `data_warnings`: market-data notices about served or held subscriptions, by code (10090,
+    10167, and 10197 to subscriptions a competing live session silenced); `competing_session`: whether
+    one is on; `market`: every market's mode (`open`, `closed` or `hours`, per-conid modes aside).
+    `pnl_single_subscriptions` / `pnl_subscriptions`: reqPnLSingle / reqPnL subscriptions held now;
+    `position_clients`: client ids subscribed to positions (reqPositions); `account_update_clients`:
+    client id -> the account its reqAccountUpdates subscribes (1101 empties all four).
     """
 
     running: bool
@@ -49,3 +58,11 @@ class SimulatorStats(msgspec.Struct, frozen=True, kw_only=True):
     pump_max_lag: float
     peak_lines: int = 0
     snapshots: int = 0
+    refusals: dict[int, int] = msgspec.field(default_factory=dict)
+    data_warnings: dict[int, int] = msgspec.field(default_factory=dict)
+    competing_session: bool = False
+    market: str = "open"
+    pnl_single_subscriptions: int = 0
+    pnl_subscriptions: int = 0
+    position_clients: list[int] = []
+    account_update_clients: dict[int, str] = {}

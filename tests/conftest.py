@@ -18,7 +18,7 @@ import pytest
 from loguru import logger
 
 from possync.simulator import Simulator, SimulatorConfig
-from tests.helpers import IB_CLIENTS, using_ib_client
+from tests.helpers import IB_CLIENTS, ib_module, using_ib_client
 
 _DROPPED_MESSAGE_LOGS = ("Error handling fields", "Error for ")
 """What ib_insync and ib_async log when a server message has the wrong fields: the decoder failed, or the
@@ -102,7 +102,7 @@ def ib_factory(simulator_factory: Callable[..., Simulator]) -> Iterator[Callable
         **kwargs: object,
     ) -> Any:
         """Connect `ib` (a fresh IB when None, else one the test prepared, e.g. with handlers)."""
-        ib = ib or Any()
+        ib = ib or ib_module().IB()
         clients.append(ib)
         client_id = next_client_id() if client_id is None else client_id
         kwargs.setdefault("timeout", 10)
@@ -116,7 +116,7 @@ def ib_factory(simulator_factory: Callable[..., Simulator]) -> Iterator[Callable
 
 @pytest.fixture
 def ib(simulator: Simulator, ib_factory: Callable[..., Any]) -> Any:
-    """An ib_insync client connected (readonly) to the `simulator` fixture."""
+    """An IB client (`tests.helpers.ib_client()`) connected (readonly) to the `simulator` fixture."""
     return ib_factory(simulator)
 
 

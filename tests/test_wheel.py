@@ -6,6 +6,7 @@ virtual environment that sees the test environment's dependencies through a path
 downloaded but the build backend.
 """
 
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -53,12 +54,24 @@ def _run(args: list[str], cwd: Path, timeout: float = 180.0) -> subprocess.Compl
     return done
 
 
+def _tracked_copy(target: Path) -> Path:
+    """A copy of the files git tracks in this checkout (what a fresh clone holds, with local edits)."""
+    listed = _run(["git", "ls-files", "-z"], REPO).stdout.split("\0")
+    for name in filter(None, listed):
+        if (REPO / name).is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, target / name)
+    return target
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, set[str], set[str]]:
     """A fresh venv with the wheel installed: (its python, new site-packages entries, new scripts)."""
     root = tmp_path_factory.mktemp("wheel")
-    _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(root / "dist"), str(REPO)], REPO)
-    (wheel,) = (root / "dist").glob("possync-*.whl")
+    source = _tracked_copy(root / "source")  # the build writes build/ and *.egg-info/: not into the clone
+    dist = root / "dist"
+    _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(source)], root)
+    (wheel,) = dist.glob("possync-*.whl")
     venv.create(root / "venv", with_pip=True)
     python = root / "venv" / "bin" / "python"
     site = Path(
@@ -104,3 +117,13 @@ def test_a_bot_with_its_own_config_messages_and_actors_embeds_the_service(
     (bot / "bot.py").write_text(BOT)
     done = _run([str(python), "bot.py", str(tmp_path / "lake")], bot)
     assert "bot ok: bot the bot's own messages the bot's own actors True" in done.stdout
+
+
+@pytest.mark.timeout(600)
+def test_the_status_page_is_package_data_of_the_wheel(
+    installed: tuple[Path, set[str], set[str]], tmp_path: Path
+) -> None:
+    python, _, _ = installed
+    read = "from possync.actors.service._http import page_html; print(len(page_html()))"
+    done = _run([str(python), "-c", read], tmp_path)
+    assert int(done.stdout) > 10_000

@@ -1,23 +1,35 @@
 """ConnectionActor: the gateway session of the tree; the only actor that talks to the IB client (IbSession).
 
+Receives: Subscribe, Unsubscribe, Resubscribe (streams; Unsubscribe also from a released line lease and
+          from the allocator reclaiming a leak); TakeSnapshots (poller); PositionChanged, SubscriptionFailed,
+          GatewayNotice, GatewaySilence, GatewayDisconnected, SnapshotsOver (its IbSession's loop thread);
+          LostGraceExpired, GatewayHung (its timers); PositionsRequest, GetConnectionStatus (ask).
+Sends:    SlotRefused, ReleaseSlot → SLOT_ALLOCATOR; PositionChanged → QUEUE; Updates → UPDATES;
+          SubscriptionFailed, FeedSuspect, VerifyStream → the subscribed stream; SnapshotsTaken → the
+          poller; position changes to a streamed contract's feed (`TickSink` calls, not messages).
+Owns:     the IbSession (its loop thread and socket; closed by a lease on every exit path), the market-data
+          subscriptions (one per line a stream holds, with its feed), the positions by contract, and the
+          1100 grace and hung timers.
+
 On start it connects read-only (the next client id on 326); a gateway that is not there fails the
 start with one line saying where it tried and what to check (`OutageLog` keeps retries quiet), and the
 SessionSupervisor retries with backoff. Once up it:
-- subscribes market data for the streams that hold a line (`Subscribe`/`Unsubscribe`/`Resubscribe`),
-  paced in order by the session's token bucket; ticks go straight to the line's `TickSink` (its feed);
-- routes every position change to the feed of the stream holding that contract's line, else to the
-  QUEUE (and hands a contract's positions to the queue when its line goes, to the feed when one comes);
+- subscribes market data for the streams that hold a line, paced in order by the session's token
+  bucket; ticks go straight to the line's `TickSink` (its feed), in the session's loop thread;
+- routes every position change to the feed of the stream holding that contract's line (in this actor's
+  thread; the observations it makes go to UPDATES), else to the QUEUE (and hands a contract's positions
+  to the queue when its line goes, to the feed when one comes);
 - turns the gateway's notices into messages: a refused line (101) goes to the stream and to the
   allocator (`SlotRefused`); 1101 resubscribes every line; 1102 asks every stream to verify it still
   ticks; farm-broken notices (2103/2105/2157), 1100 and a gateway that sends nothing at all for
   `silence_s`, not even the answer to a ping (a hung gateway), make the streams suspect until cleared,
   so none resubscribes into it;
-- answers `PositionsRequest` (poller, reconciler, queue) from what ib_insync holds, without a line;
-- takes the poller's snapshots (`TakeSnapshots`) on lines the allocator lent it, gives each line back
-  once its snapshot is over at the gateway (a 101 as `SlotRefused`), and answers `SnapshotsTaken`.
+- answers `PositionsRequest` (poller, reconciler, queue) from what the IB client holds, without a line;
+- takes the poller's snapshots on lines the allocator lent it, gives each line back once its snapshot
+  is over at the gateway (a 101 as `SlotRefused`), and answers `SnapshotsTaken`.
 It exits abnormally when the socket closes, a 1100 outlasts `lost_grace_s` or the gateway stays hung for
-`hung_reconnect_s` (counted from the last data it sent): the rest_for_one
-SessionSupervisor then restarts it, and everything after it, with a new allocator epoch.
+`hung_reconnect_s` (counted from the last data it sent): the rest_for_one SessionSupervisor then restarts
+it, and everything after it, with a new allocator epoch.
 """
 
 from dataclasses import dataclass
@@ -84,6 +96,8 @@ class _Subscriber:
 class ConnectionActor(SupervisedActor):
     """The gateway session (see the module docstring); ask it `GetConnectionStatus` or `PositionsRequest`."""
 
+    ctx: ChildContext
+
     def __init__(
         self,
         ctx: ChildContext,
@@ -94,7 +108,6 @@ class ConnectionActor(SupervisedActor):
         """`silence_s` > 0: after that long without any data from the gateway, the streams are suspect."""
         super().__init__(ctx)
         self._silence_s = silence_s
-        self._ctx = ctx
         self._settings = settings
         self._outage = outage or OutageLog()
         self._subscribers: dict[int, _Subscriber] = {}  # by conid
@@ -107,17 +120,17 @@ class ConnectionActor(SupervisedActor):
     def on_start(self) -> None:
         """Connect (the session is closed on every exit path of this incarnation) and route the positions."""
         settings = self._settings
-        self._grace = SelfTimer(self._ctx, self.actor_ref)
-        self._hung = SelfTimer(self._ctx, self.actor_ref)
+        self._grace = SelfTimer(self.ctx, self.actor_ref)
+        self._hung = SelfTimer(self.ctx, self.actor_ref)
         self._session = IbSession(
             partial(tell_quietly, self.actor_ref),
             settings.pacing_per_s,
-            name=f"{self._ctx.name}-ib-loop",
+            name=f"{self.ctx.name}-ib-loop",
             silence_s=self._silence_s,
             on_updates=self._updates,
             client=load_client(settings.client),
         )
-        self._ctx.leases.acquire("ib-session", self._session.close)
+        self.ctx.leases.acquire("ib-session", self._session.close)
         try:
             connected = self._session.connect(
                 settings.host,
@@ -219,7 +232,7 @@ class ConnectionActor(SupervisedActor):
         subscriber = self._subscribers.pop(conid)
         if failure.code == REFUSED:  # the allocator first: it must shrink the budget before the line is freed
             logger.info("gateway refused a line for conid {} (101): the line budget shrinks", conid)
-            tell_by_name(self._ctx, SLOT_ALLOCATOR, SlotRefused(failure.lease))
+            tell_by_name(self.ctx, SLOT_ALLOCATOR, SlotRefused(failure.lease))
         else:
             logger.warning("gateway refused market data for {}: {} {}", conid, failure.code, failure.message)
         tell_quietly(subscriber.reply_to, failure)
@@ -236,9 +249,9 @@ class ConnectionActor(SupervisedActor):
                 logger.info(
                     "gateway refused a snapshot line for conid {} (101): the budget shrinks", snapshot.conid
                 )
-                tell_by_name(self._ctx, SLOT_ALLOCATOR, SlotRefused(order.lease))
+                tell_by_name(self.ctx, SLOT_ALLOCATOR, SlotRefused(order.lease))
             else:
-                tell_by_name(self._ctx, SLOT_ALLOCATOR, ReleaseSlot(order.lease))
+                tell_by_name(self.ctx, SLOT_ALLOCATOR, ReleaseSlot(order.lease))
         tell_quietly(request.reply_to, SnapshotsTaken(snapshots))
 
     def _conid_of(self, lease: SlotLease) -> int | None:
@@ -253,17 +266,17 @@ class ConnectionActor(SupervisedActor):
         if subscriber is not None:
             self._updates(subscriber.feed.position_changed(position))
         else:
-            tell_by_name(self._ctx, QUEUE, position)
+            tell_by_name(self.ctx, QUEUE, position)
 
     def _updates(self, rows: tuple[Observation, ...]) -> None:
         """Hand streamed observations to the update dispatcher (any thread: it only tells)."""
         if rows:
-            tell_by_name(self._ctx, UPDATES, Updates(rows))
+            tell_by_name(self.ctx, UPDATES, Updates(rows))
 
     def _hand_to_queue(self, conid: int) -> None:
         """A contract lost its stream: its positions go to the queue from now on, the current ones first."""
         for position in self._positions.get(conid, {}).values():
-            tell_by_name(self._ctx, QUEUE, position)
+            tell_by_name(self.ctx, QUEUE, position)
 
     # --- gateway notices ---
 

@@ -3,8 +3,12 @@
 import math
 from typing import Any
 
-from possync.messages.domain import Contract, utc_now
+from possync.messages.domain import Contract, DataType, Greeks, Quote, Tick, utc_now
 from possync.messages.routing import PositionChanged
+
+_NOT_COMPUTED = (-1.0, -2.0)
+"""What the gateway sends for a value of an option computation it did not compute (ib_insync maps most
+of them to None, but not vega and theta)."""
 
 
 def from_ib(contract: Any) -> Contract:
@@ -36,3 +40,42 @@ def position_changed(position: Any) -> PositionChanged:
 def price(value: float | None) -> float | None:
     """A price as a float, or None for the client's "no price" (None or NaN)."""
     return None if value is None or math.isnan(value) else float(value)
+
+
+def quote_price(value: float | None) -> float | None:
+    """A bid/ask/last: None for no price (None, NaN, or the -1 of a closed market's empty book)."""
+    value = price(value)
+    return None if value is None or value == -1.0 else value
+
+
+def tick_of(ticker: Any) -> Tick:
+    """What the client's ticker of a streamed line holds after a read from the gateway."""
+    quote = Quote(
+        bid=quote_price(ticker.bid),
+        ask=quote_price(ticker.ask),
+        last=quote_price(ticker.last),
+        bid_size=price(ticker.bidSize),
+        ask_size=price(ticker.askSize),
+    )
+    return Tick(
+        market_price=price(ticker.marketPrice()),
+        event_ts=ticker.time or utc_now(),
+        quote=quote,
+        greeks=greeks_of(ticker.modelGreeks),
+        data_type=DataType.of(getattr(ticker, "marketDataType", 0) or 0),
+    )
+
+
+def greeks_of(computation: Any) -> Greeks | None:
+    """An option computation as `Greeks` (None when there is none)."""
+    if computation is None:
+        return None
+    c = computation
+    values = (c.impliedVol, c.delta, c.gamma, c.vega, c.theta, c.undPrice)
+    implied_vol, delta, gamma, vega, theta, und_price = (_computed(v) for v in values)
+    return Greeks(implied_vol, delta, gamma, vega, theta, und_price)
+
+
+def _computed(value: float | None) -> float | None:
+    value = price(value)
+    return None if value is None or value in _NOT_COMPUTED else value

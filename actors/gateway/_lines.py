@@ -9,20 +9,19 @@ import asyncio
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Literal
 
 from loguru import logger
 
 from possync.actors.gateway._client import IbClient
-from possync.actors.gateway._convert import price
+from possync.actors.gateway._convert import tick_of
 from possync.actors.gateway._pacing import Pacer
-from possync.messages.domain import Contract, Observation, utc_now
+from possync.messages.domain import Contract, Observation, Tick
 from possync.messages.slots import SlotLease
 
-TickHandler = Callable[[float | None, datetime], tuple[Observation, ...]]
-"""Where a line's ticks go: called in the loop with the market price (None if unknown) and the time; it
-returns the observations the tick made (handed on, all those of one read in one call)."""
+TickHandler = Callable[[Tick], tuple[Observation, ...]]
+"""Where a line's ticks go: called in the loop with what the read left on the line; it returns the
+observations the tick made (handed on, all those of one read in one call)."""
 
 
 @dataclass(eq=False)
@@ -108,7 +107,7 @@ class Lines:
             line = self._lines.get(contract.conId) if contract is not None else None
             if line is None or not line.sent or contract is not line.contract:
                 continue
-            updates += line.on_tick(price(ticker.marketPrice()), ticker.time or utc_now())
+            updates += line.on_tick(tick_of(ticker))
         if updates:
             self._on_updates(tuple(updates))
 

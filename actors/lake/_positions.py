@@ -11,6 +11,7 @@ never write; they see only committed rows.
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -19,10 +20,12 @@ from deltalake import DeltaTable
 
 from possync.actors.lake._location import LakeLocation
 from possync.actors.lake._query import query
-from possync.actors.lake._tables import POSITION_UPDATES
-from possync.messages.domain import Contract, Observation, Source
+from possync.actors.lake._tables import GREEK_COLUMNS, POSITION_UPDATES, QUOTE_COLUMNS, VALUE_COLUMNS
+from possync.messages.domain import Contract, DataType, Greeks, Observation, Quote, Source, Value
 
 _SOURCES = {source.value for source in Source}
+_DATA_TYPES = {data_type.value for data_type in DataType}
+T = TypeVar("T")
 
 PositionKey = tuple[str, int]
 """(account, conid)."""
@@ -45,6 +48,7 @@ def _observation(row: dict) -> Observation:
         strike=row["strike"] or 0.0,
         right=row["right"] or "",
         currency=row["currency"] or "USD",
+        multiplier="" if row["multiplier"] is None else f"{row['multiplier']:g}",
     )
     return Observation(
         account=row["account"] or "",
@@ -54,13 +58,32 @@ def _observation(row: dict) -> Observation:
         market_price=row["market_price"],
         source=Source(row["source"]) if row["source"] in _SOURCES else Source.POLL,
         event_ts=row["event_ts"],
+        data_type=DataType(row["data_type"]) if row["data_type"] in _DATA_TYPES else None,
+        value=_part(Value, row, VALUE_COLUMNS),
+        quote=_part(Quote, row, QUOTE_COLUMNS),
+        greeks=_part(Greeks, row, GREEK_COLUMNS),
     )
+
+
+def _part(kind: type[T], row: dict, columns: tuple[str, ...]) -> T | None:
+    """The part of an observation held in `columns` (None when every one of them is null)."""
+    values = [row[column] for column in columns]
+    return None if all(value is None for value in values) else kind(*values)
+
+
+def _typed(table: pa.Table) -> pa.Table:
+    """`table` in the schema of `position_updates`: a column it lacks (a lake written before the column
+    was added) reads as null."""
+    schema = POSITION_UPDATES.schema
+    missing = [f for f in schema if f.name not in table.column_names]
+    for field in missing:
+        table = table.append_column(field, pa.nulls(table.num_rows, field.type))
+    return table.select(schema.names).cast(schema)
 
 
 def _rows(table: pa.Table) -> Iterable[dict]:
     """The rows of `table` with well-formed keys (a row without account or conid cannot be placed)."""
-    typed = table.select(POSITION_UPDATES.schema.names).cast(POSITION_UPDATES.schema)
-    return (row for row in typed.to_pylist() if row["conid"] is not None)
+    return (row for row in _typed(table).to_pylist() if row["conid"] is not None)
 
 
 _ORDER = "__row_order"
@@ -73,7 +96,7 @@ def _newest_per_key(table: pa.Table) -> pa.Table:
     Reduced in Arrow before any row becomes Python: a file rewritten by compaction may hold a million
     rows, and turning each into a dict held the GIL (and the service) for seconds.
     """
-    typed = table.select(POSITION_UPDATES.schema.names).cast(POSITION_UPDATES.schema)
+    typed = _typed(table)
     typed = typed.append_column(_ORDER, pa.array(range(typed.num_rows), pa.int64()))
     keyed = pc.and_(
         pc.and_(pc.is_valid(typed["account"]), pc.is_valid(typed["conid"])), pc.is_valid(typed["event_ts"])

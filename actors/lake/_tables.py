@@ -9,7 +9,10 @@ replayed record converts exactly as it did when it was accepted.
 
 Schemas (every column nullable; timestamps are microseconds, UTC):
 - position_updates: account, conid int64, symbol, sec_type, expiry, strike float64, right, currency,
-  position float64, avg_cost float64, market_price float64, source, event_ts — append-only history.
+  position float64, avg_cost float64, market_price float64, source, event_ts, then (added later: older
+  rows read them as null) data_type, multiplier float64, market_value, unrealized_pnl, realized_pnl,
+  daily_pnl, bid, ask, last, bid_size, ask_size, implied_vol, delta, gamma, vega, theta, und_price (all
+  float64) — append-only history (README, "Data", says each column's unit and source).
 - active_strategies: conid int64, symbol, sec_type, expiry, strike float64, right, currency, exchange,
   strategy_id, priority int64, active bool, changed_ts, changed_by, account — an append-only event log; the
   latest row per conid (by changed_ts) among those addressed to a service (account "" or its own) is the
@@ -29,7 +32,7 @@ from typing import Any
 import msgspec
 import pyarrow as pa
 
-from possync.messages.domain import Contract, Observation
+from possync.messages.domain import Contract, Greeks, Observation, Quote, Value
 from possync.messages.lake import QueueAttempt, StrategyChange
 
 UTC_MICROS = pa.timestamp("us", tz="UTC")
@@ -154,6 +157,38 @@ def _contract_values(contract: Contract) -> tuple:
     return (c.conid, c.symbol, c.sec_type, c.expiry, c.strike, c.right, c.currency)
 
 
+VALUE_COLUMNS = ("market_value", "unrealized_pnl", "realized_pnl", "daily_pnl")
+QUOTE_COLUMNS = ("bid", "ask", "last", "bid_size", "ask_size")
+GREEK_COLUMNS = ("implied_vol", "delta", "gamma", "vega", "theta", "und_price")
+_NO_VALUE, _NO_QUOTE, _NO_GREEKS = Value(), Quote(), Greeks()
+
+
+def multiplier(text: str) -> float | None:
+    """A contract's multiplier as a number ("100" → 100.0); None when IB gave none or not a number."""
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None
+
+
+def _observation_record(o: Observation) -> tuple:
+    v, q, g = o.value or _NO_VALUE, o.quote or _NO_QUOTE, o.greeks or _NO_GREEKS
+    return (
+        o.account,
+        *_contract_values(o.contract),
+        o.position,
+        o.avg_cost,
+        o.market_price,
+        o.source,
+        o.event_ts,
+        o.data_type,
+        multiplier(o.contract.multiplier),
+        *(v.market_value, v.unrealized_pnl, v.realized_pnl, v.daily_pnl),
+        *(q.bid, q.ask, q.last, q.bid_size, q.ask_size),
+        *(g.implied_vol, g.delta, g.gamma, g.vega, g.theta, g.und_price),
+    )
+
+
 POSITION_UPDATES = LakeTable(
     name="position_updates",
     row_type=Observation,
@@ -165,16 +200,11 @@ POSITION_UPDATES = LakeTable(
         ("market_price", pa.float64()),
         ("source", pa.string()),
         ("event_ts", UTC_MICROS),
+        ("data_type", pa.string()),
+        ("multiplier", pa.float64()),
+        *((name, pa.float64()) for name in (*VALUE_COLUMNS, *QUOTE_COLUMNS, *GREEK_COLUMNS)),
     ),
-    record=lambda o: (
-        o.account,
-        *_contract_values(o.contract),
-        o.position,
-        o.avg_cost,
-        o.market_price,
-        o.source,
-        o.event_ts,
-    ),
+    record=_observation_record,
 )
 
 ACTIVE_STRATEGIES = LakeTable(

@@ -1,4 +1,17 @@
-"""LakeWriterActor: the only writer of the lake; batched, exactly-once, and nothing it accepted is lost.
+"""LakeWriterActor: every row the service writes to the lake; batched, exactly-once, nothing accepted lost.
+
+Receives: WriteRows (told: streams, the queue on stop; asked: queue, poller, reconciler, registry);
+          FlushTick (its timer); BatchCommitted, CommitFailed (its committer thread); FlushNow;
+          GetLakeStatus (ask).
+Sends:    no message to another actor; the rows of each accepted WriteRows to `on_accepted`, in this
+          actor's thread (in the service: every accepted observation to the `on_observation` handlers).
+Owns:     the journal (`<root>/_journal`, locked), the backlog, the committer thread with one Delta sink
+          per table (creation, commits, compaction, checkpoints, vacuum), the flush timer.
+
+It is the only writer of `position_updates` and `position_queue`. `active_strategies` has two: this
+writer, for the registry's changes (the facade's `activate` / `deactivate`), and the CLI (`possync activate`
+/ `deactivate`, in its own process), which appends directly with `registry.append_change`, retrying a
+commit that loses a race; the registry reads the CLI's rows back from the table.
 
 Why not a Delta table as a queue (the seed design): one update commit per item caps out near 50 commits/s,
 rewrites whole files and conflicts under concurrency. Here every table is append-only and every commit
@@ -92,7 +105,7 @@ class _Unjournaled:
 
 
 class LakeWriterActor(SupervisedActor):
-    """The only writer of the lake (see the module docstring); tell or ask it `WriteRows`."""
+    """Writes the service's rows to the lake (see the module docstring); tell or ask it `WriteRows`."""
 
     crash_on_ask_error = True
     """A bug in a handler restarts the writer from its journal rather than leaving it half-updated."""
@@ -125,6 +138,7 @@ class LakeWriterActor(SupervisedActor):
         self._rows_written = 0
         self._commits = 0
         self._failed_commits = 0
+        self._committed_at: float | None = None
 
     def on_start(self) -> None:
         """Open and replay the journal (or report why not and retry on each tick), then start ticking."""
@@ -264,6 +278,7 @@ class LakeWriterActor(SupervisedActor):
             self._rows_written += message.rows
             self._times.add(message.seconds, message.rows)
             self._backlog.min_gap_s = ADAPT_FACTOR * self._times.seconds(0.5)
+            self._committed_at = self._now()
         self._clear_error(message.table)
         self._release_journal()
         self._flush(self._backlog.due_by_size(self._now()))
@@ -318,6 +333,7 @@ class LakeWriterActor(SupervisedActor):
             commit_p99_s=self._times.seconds(0.99),
             batch_rows_p50=self._times.rows_median(),
             lake=str(self._location),
+            last_commit_age_s=None if self._committed_at is None else self._now() - self._committed_at,
         )
 
     def _set_error(self, source: str, error: str) -> None:

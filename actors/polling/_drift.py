@@ -19,6 +19,7 @@ def _same(a: float | None, b: float | None) -> bool:
 
 
 def _agrees(known: Observation, held: HeldPosition) -> bool:
+    """The lake's row records the quantity and average cost the gateway holds."""
     return _same(known.position, held.position) and _same(known.avg_cost, held.avg_cost)
 
 
@@ -38,11 +39,9 @@ def find_drift(
         key = (held.account, held.contract.conid)
         held_keys.add(key)
         known = lake.get(key)
-        if known is None or not (
-            _same(known.position, held.position) and _same(known.avg_cost, held.avg_cost)
-        ):
+        if known is None or not _agrees(known, held):
             drift.append(observe(held, Source.RECONCILE, event_ts))
-    for (account, _conid), known in lake.items():
-        if account in reply.accounts and (account, _conid) not in held_keys and known.position != 0:
+    for (account, conid), known in lake.items():
+        if account in reply.accounts and (account, conid) not in held_keys and known.position != 0:
             drift.append(Observation(account, known.contract, 0.0, None, None, Source.RECONCILE, event_ts))
     return drift

@@ -1,18 +1,24 @@
 """PollerActor: every `poller.interval_s`, refresh a batch of due queue items without a streaming line.
 
+Receives: PollTick, SnapshotTimeout (its timers); SnapshotsTaken (connection); GetPollerStats (ask).
+Sends:    TakeBatch (ask), RecordOutcomes → QUEUE; PositionsRequest (ask), TakeSnapshots → CONNECTION;
+          BorrowLines (ask) → SLOT_ALLOCATOR; WriteRows (ask) → LAKE_WRITER.
+Owns:     at most one cycle waiting for its snapshots, when each contract's last snapshot was taken, its
+          tick and snapshot-deadline timers (lent lines are the connection's to give back).
+
 One cycle (on `PollTick`; the next is armed when the cycle ends, so slow cycles never pile up):
 1. ask the QUEUE for up to `poller.batch_size` due items (most important first);
-2. ask the CONNECTION for their positions (`PositionsRequest`, with `poller.request_timeout_s`): quantities
-   and average cost from the positions subscription, prices from portfolio updates; no line is used;
+2. ask the CONNECTION for their positions (with `poller.request_timeout_s`): quantities and average cost
+   from the positions subscription, prices from portfolio updates; no line is used;
 3. for the items this gives no price (an active contract waiting for a line, say), borrow up to
-   `poller.snapshot_lines` lines the SLOT_ALLOCATOR has free right now (`BorrowLines`; it never queues
-   the request) and have the CONNECTION take one snapshot per line (`TakeSnapshots`), for the contracts
-   whose last snapshot is oldest (never first; then in batch order), so every one gets its turn; the
-   connection gives the lines back when the snapshots are over and answers `SnapshotsTaken`. The cycle
-   waits for that answer at most `request_timeout_s` plus a margin (`SnapshotTimeout`), then goes on;
+   `poller.snapshot_lines` lines the SLOT_ALLOCATOR has free right now (it never queues the request) and
+   have the CONNECTION take one snapshot per line, for the contracts whose last snapshot is oldest (never
+   first; then in batch order), so every one gets its turn; the connection gives the lines back when the
+   snapshots are over and answers `SnapshotsTaken`. The cycle waits for that answer at most
+   `request_timeout_s` plus a margin (`SnapshotTimeout`), then goes on;
 4. ask the LAKE_WRITER to take the observations (source `poll`, `snapshot` for snapshot prices, closed
    positions as 0);
-5. tell the QUEUE the outcomes (`RecordOutcomes`): it reschedules, backs off, parks and audits.
+5. tell the QUEUE the outcomes: it reschedules, backs off, parks and audits.
 A connection or lake writer that does not answer defers the batch with the reason (never "flat"); the
 items come back after the queue's minimum backoff without counting towards parking.
 """
@@ -75,7 +81,7 @@ class PollerActor(TreeActor):
 
     def on_start(self) -> None:
         """Run the first cycle one interval from now (the gateway is still delivering positions)."""
-        self._snapshot_deadline = SelfTimer(self.tree_ctx, self.actor_ref)
+        self._snapshot_deadline = SelfTimer(self.ctx, self.actor_ref)
         self.timer.arm(self._settings.interval_s, PollTick())
 
     def on_stop(self) -> None:
@@ -105,12 +111,10 @@ class PollerActor(TreeActor):
         return None
 
     def _cycle(self) -> None:
-        if self.tree_ctx.tree.whereis(CONNECTION) is None:
+        if self.ctx.tree.whereis(CONNECTION) is None:
             return self._end_cycle()  # no gateway session: leave the items due rather than defer them all
         try:
-            batch: Batch = ask_by_name(
-                self.tree_ctx, QUEUE, TakeBatch(self._settings.batch_size), QUEUE_TIMEOUT_S
-            )
+            batch: Batch = ask_by_name(self.ctx, QUEUE, TakeBatch(self._settings.batch_size), QUEUE_TIMEOUT_S)
         except Unavailable as error:
             logger.info("poller: no batch this cycle ({})", error)
             return self._end_cycle()
@@ -120,7 +124,7 @@ class PollerActor(TreeActor):
         conids = tuple(item.contract.conid for item in batch.items)
         try:
             reply = ask_by_name(
-                self.tree_ctx, CONNECTION, PositionsRequest(conids), self._settings.request_timeout_s
+                self.ctx, CONNECTION, PositionsRequest(conids), self._settings.request_timeout_s
             )
         except Unavailable as error:
             return self._finish(batch, deferred(batch.items, f"positions request failed: {error}"))
@@ -130,7 +134,7 @@ class PollerActor(TreeActor):
             return self._complete(cycle, ())
         self._waiting = cycle
         timeout_s = self._settings.request_timeout_s
-        tell_by_name(self.tree_ctx, CONNECTION, TakeSnapshots(orders, timeout_s, self.actor_ref))
+        tell_by_name(self.ctx, CONNECTION, TakeSnapshots(orders, timeout_s, self.actor_ref))
         self._snapshot_deadline.arm(timeout_s + SNAPSHOT_MARGIN_S, SnapshotTimeout(cycle.number))
         return None
 
@@ -143,7 +147,7 @@ class PollerActor(TreeActor):
         lines = min(len(wanted), self._settings.snapshot_lines)
         if not lines:
             return (), ""
-        ctx = self.tree_ctx
+        ctx = self.ctx
         request = BorrowLines(ctx.name, ctx.incarnation, lines, self.actor_ref)
         try:
             lent: LinesLent = ask_by_name(ctx, SLOT_ALLOCATOR, request, QUEUE_TIMEOUT_S)
@@ -171,7 +175,7 @@ class PollerActor(TreeActor):
         self, batch: Batch, observations: list[Observation], outcomes: list[ItemOutcome]
     ) -> list[ItemOutcome]:
         try:
-            ack = ask_by_name(self.tree_ctx, LAKE_WRITER, WriteRows(tuple(observations)), QUEUE_TIMEOUT_S)
+            ack = ask_by_name(self.ctx, LAKE_WRITER, WriteRows(tuple(observations)), QUEUE_TIMEOUT_S)
         except Unavailable as error:
             return deferred(batch.items, f"observations not written: {error}")
         if not isinstance(ack, RowsAccepted):
@@ -179,7 +183,7 @@ class PollerActor(TreeActor):
         return outcomes
 
     def _finish(self, batch: Batch, outcomes: list[ItemOutcome]) -> None:
-        tell_by_name(self.tree_ctx, QUEUE, RecordOutcomes(tuple(outcomes)))
+        tell_by_name(self.ctx, QUEUE, RecordOutcomes(tuple(outcomes)))
         self._tally(outcomes)
         self._end_cycle()
 

@@ -1,14 +1,20 @@
 """QueueActor: the contracts that do not stream, handed to the poller in batches; their outcomes audited.
 
-In memory (`_book.PollQueue`), not a Delta table: handing out and rescheduling an item costs
-microseconds, not a commit. It learns items from `PositionChanged` (positions without a stream, sent by
-the connection), `Enqueue` / `Dequeue` (active contracts without / with a line, from the streams) and
-`ContractDeactivated` (from the registry: that position is polled again).
+Receives: PositionChanged (connection); Enqueue, Dequeue (streams); ContractDeactivated (registry);
+          TakeBatch (ask), RecordOutcomes (poller); SaveTick, Resync (its timers); GetQueueStatus (ask).
+Sends:    GetActiveContracts (ask) → REGISTRY and PositionsRequest (ask) → CONNECTION, to resync;
+          WriteRows (ask; a tell on stop) → LAKE_WRITER.
+Owns:     the poll queue (`_book.PollQueue`, in memory), its state file (`queue.state_file`), the audit
+          rows the lake writer has not taken yet, the save and resync timers.
+
+In memory, not a Delta table: handing out and rescheduling an item costs microseconds, not a commit. It
+learns items from the positions without a stream (`PositionChanged`), the active contracts without / with
+a line (`Enqueue` / `Dequeue`) and the deactivations (that position is polled again).
 
 Durability, so a restart loses and duplicates nothing:
-- its own state file (`queue.state_file`, atomic replace) holds every item with its priority, failures and
-  parked reason: saved at once after Enqueue / Dequeue / deactivation (which nobody could tell it again),
-  and at most `queue.save_interval_s` after anything else changed;
+- its own state file (atomic replace) holds every item with its priority, failures and parked reason:
+  saved at once after Enqueue / Dequeue / deactivation (which nobody could tell it again), and at most
+  `queue.save_interval_s` after anything else changed;
 - on start, once it has loaded that file, it asks the connection for the full position list and learns
   every non-active position the file missed (those learned in the last moments before a crash);
 - items are keyed by conid: learning one twice changes it, never duplicates it.
@@ -50,7 +56,7 @@ class QueueActor(TreeActor):
         self._dirty = False
         self._audit: list[QueueAttempt] = []
         self._dropped_audit = 0
-        self._resync_timer = SelfTimer(self.tree_ctx, self.actor_ref)
+        self._resync_timer = SelfTimer(self.ctx, self.actor_ref)
 
     def on_start(self) -> None:
         """Load the state file, schedule saving, and resync with the gateway's positions."""
@@ -65,7 +71,7 @@ class QueueActor(TreeActor):
         self._resync_timer.cancel()
         self._save()
         if self._audit:
-            tell_by_name(self.tree_ctx, LAKE_WRITER, WriteRows(tuple(self._audit)))
+            tell_by_name(self.ctx, LAKE_WRITER, WriteRows(tuple(self._audit)))
 
     def on_receive(self, message: object) -> object:
         """Dispatch one message (see the module docstring)."""
@@ -115,10 +121,8 @@ class QueueActor(TreeActor):
     def _resync(self) -> None:
         """Learn the non-active positions the state file missed; again later until the list is complete."""
         try:
-            active = ask_by_name(self.tree_ctx, REGISTRY, GetActiveContracts(), self._ask_timeout_s)
-            reply: PositionsReply = ask_by_name(
-                self.tree_ctx, CONNECTION, PositionsRequest(), self._ask_timeout_s
-            )
+            active = ask_by_name(self.ctx, REGISTRY, GetActiveContracts(), self._ask_timeout_s)
+            reply: PositionsReply = ask_by_name(self.ctx, CONNECTION, PositionsRequest(), self._ask_timeout_s)
         except Unavailable as error:
             logger.info("queue: resync postponed ({})", error)
             self._resync_timer.arm(self._settings.backoff_min_s, Resync())
@@ -154,9 +158,7 @@ class QueueActor(TreeActor):
         if not self._audit:
             return
         try:
-            reply = ask_by_name(
-                self.tree_ctx, LAKE_WRITER, WriteRows(tuple(self._audit)), self._ask_timeout_s
-            )
+            reply = ask_by_name(self.ctx, LAKE_WRITER, WriteRows(tuple(self._audit)), self._ask_timeout_s)
         except Unavailable as error:
             logger.info("queue: {} audit rows wait ({})", len(self._audit), error)
             return

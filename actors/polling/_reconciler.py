@@ -1,11 +1,16 @@
 """ReconcilerActor: every `poller.reconcile_interval_s`, make the lake agree with the gateway's positions.
 
+Receives: ReconcileTick (its timer); ReconcileNow (ask).
+Sends:    PositionsRequest (ask) → CONNECTION; WriteRows (ask) → LAKE_WRITER.
+Owns:     a reader of the latest row per position in `position_updates` (`LatestPositions`), its tick
+          timer, the last report.
+
 It asks the connection for the full position list and, if complete (after positionEnd), compares it with
-the latest row per (account, conid) in `position_updates` (`possync.actors.lake.LatestPositions`: one
-query on start, then only the files committed since), and writes every difference as an observation with
-source `reconcile` through the lake writer. So the lake converges even if an update was missed anywhere.
-The lake lags the writer by up to `lake.flush_interval_s`: a position that changed just then may be
-written once more by the reconciler, with the value the gateway has (harmless, never wrong).
+the latest row per (account, conid) in `position_updates` (one query on start, then only the files
+committed since), and writes every difference as an observation with source `reconcile` through the lake
+writer (`_drift.find_drift`). So the lake converges even if an update was missed anywhere. The lake lags
+the writer by up to `lake.flush_interval_s`: a position that changed just then may be written once more
+by the reconciler, with the value the gateway has (harmless, never wrong).
 """
 
 from pathlib import Path
@@ -74,7 +79,7 @@ class ReconcilerActor(TreeActor):
     def _compare(self) -> ReconcileReport:
         try:
             reply: PositionsReply = ask_by_name(
-                self.tree_ctx, CONNECTION, PositionsRequest(), self._request_timeout_s
+                self.ctx, CONNECTION, PositionsRequest(), self._request_timeout_s
             )
         except Unavailable as error:
             return ReconcileReport(0, 0, str(error))
@@ -87,7 +92,7 @@ class ReconcilerActor(TreeActor):
         drift = find_drift(reply, latest, utc_now())
         if drift:
             try:
-                ack = ask_by_name(self.tree_ctx, LAKE_WRITER, WriteRows(tuple(drift)), WRITE_TIMEOUT_S)
+                ack = ask_by_name(self.ctx, LAKE_WRITER, WriteRows(tuple(drift)), WRITE_TIMEOUT_S)
             except Unavailable as error:
                 return ReconcileReport(len(reply.positions), 0, f"drift not written: {error}")
             if not isinstance(ack, RowsAccepted):

@@ -1,11 +1,19 @@
 """RegistryActor: the active contracts, in memory and in `active_strategies` (shared with the CLI).
 
+Receives: Activate, Deactivate (ask: facade); GetActiveContracts (ask: queue), IsActive (ask);
+          SendActiveContracts (STREAMS); RefreshRegistry (its timer).
+Sends:    WriteRows (ask) → LAKE_WRITER; ContractActivated, ContractDeactivated, ActiveContracts → STREAMS;
+          ContractDeactivated → QUEUE.
+Owns:     the active set (in memory), a reader of `active_strategies` (`StrategyLog`), its own changes
+          until the table shows them, its refresh timer.
+
 On start it restores the active set from the table and tells the streaming side the full set. Every
 `registry.refresh_interval_s` it checks the table version (one small log read) and, when another
-process (the CLI) appended changes, applies them and tells STREAMS `ContractActivated` /
-`ContractDeactivated` (and the QUEUE the deactivations, so those positions are polled again). Its own
-changes (`Activate` / `Deactivate` from the facade) go through the lake writer and apply at once; until
-the writer has committed them they are laid over what the table says, so nothing flips back meanwhile.
+process (the CLI) appended changes, applies them and tells STREAMS the activations and deactivations
+(and the QUEUE the deactivations, so those positions are polled again). Its own changes go through the
+lake writer and apply at once; until the writer has committed them they are laid over what the table
+says, so nothing flips back meanwhile. It never writes the table itself: the CLI appends its changes
+directly (`_store.append_change`).
 
 Rows lacking contract fields get them from the lake's latest positions; a conid the lake has never
 seen is reported once and stays inactive (retried every `RESOLVE_RETRY_S`). A garbage row is reported
@@ -147,7 +155,7 @@ class RegistryActor(TreeActor):
     def _write(self, change: StrategyChange) -> ChangeAccepted | ChangeRefused:
         """Hand the change to the lake writer; once it holds it, apply it here at once."""
         try:
-            reply = ask_by_name(self.tree_ctx, LAKE_WRITER, WriteRows((change,)), self._write_timeout_s)
+            reply = ask_by_name(self.ctx, LAKE_WRITER, WriteRows((change,)), self._write_timeout_s)
         except Unavailable as error:
             return ChangeRefused(f"not recorded, try again: {error}")
         if not isinstance(reply, RowsAccepted):
@@ -223,14 +231,14 @@ class RegistryActor(TreeActor):
                 logger.info(
                     "registry: {} active for {}", contract.contract.symbol or conid, contract.strategy_id
                 )
-                tell_by_name(self.tree_ctx, STREAMS, ContractActivated(contract))
+                tell_by_name(self.ctx, STREAMS, ContractActivated(contract))
         for conid in previous.keys() - active.keys():
             logger.info("registry: conid {} no longer active", conid)
-            tell_by_name(self.tree_ctx, STREAMS, ContractDeactivated(conid))
-            tell_by_name(self.tree_ctx, QUEUE, ContractDeactivated(conid))
+            tell_by_name(self.ctx, STREAMS, ContractDeactivated(conid))
+            tell_by_name(self.ctx, QUEUE, ContractDeactivated(conid))
 
     def _send_all(self) -> None:
-        tell_by_name(self.tree_ctx, STREAMS, ActiveContracts(tuple(self._active.values())))
+        tell_by_name(self.ctx, STREAMS, ActiveContracts(tuple(self._active.values())))
 
     def _report(self, text: str) -> None:
         """Log `text` once per incarnation (a bad row or unknown conid is not re-reported every second)."""

@@ -1,10 +1,11 @@
 """`active_strategies` as the registry's store: an append-only event log, the latest row per conid wins.
 
 Used by the RegistryActor (which reads it; its own writes go through the lake writer) and by the CLI in
-another process (which appends with `append_change`). Two writers are allowed: appends do not conflict,
-and a commit that loses a race is retried. A row another tool wrote badly is reported and skipped by
-`parse_changes`, never fatal. Every read and write takes the lake's location (URI and storage options), so
-it works on an object-store lake as on a local one.
+another process (which appends with `append_change`). So the table has two writers, the lake writer and
+the CLI: appends do not conflict, and a commit that loses a race is retried (here by `append_rows`, in
+the writer by its backoff). A row another tool wrote badly is reported and skipped by `parse_changes`,
+never fatal. Every read and write takes the lake's location (URI and storage options), so it works on an
+object-store lake as on a local one.
 
 A fleet: a row's `account` addresses it to the service of that account ("" or null: to every service);
 a service applies the rows addressed to it (`addressed_to`), the latest per conid winning.

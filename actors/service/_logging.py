@@ -1,12 +1,14 @@
-"""Logging for the application (run.py): loguru sinks from `LogSettings`; libraries never call this.
+"""Logging for the application (`possync._run`, the CLI's service command): loguru sinks from `LogSettings`.
+
+Libraries never call this; an embedding program may (see `possync.Service`).
 
 Enables the loggers of possync's packages (each package disables its own on import), writes human-readable
 lines or one JSON object per line to stderr, and routes the standard `logging` records of third-party
 libraries into the same sink at WARNING and above, less the lines about failures the service reports
 once in its own words (and quietly on retries): pykka's tracebacks of a gateway not reachable or lost
 (ConnectionError), of a supervisor whose child failed to start (StartFailure: the child's own traceback
-is kept) and of injected faults, and ib_insync's lines about a failed or lost connection. Any other
-crash keeps its traceback.
+is kept) and of injected faults, and the IB client library's lines about a failed or lost connection.
+Any other crash keeps its traceback.
 """
 
 import logging

@@ -1,15 +1,23 @@
 """SlotAllocatorActor: the market-data line budget of one gateway session (a `SlotLedger` with a voice).
 
-Streams tell `AcquireSlot` and get `SlotGranted` or `SlotQueued` (then a `SlotGranted` later: the
-promotion); they give lines back with `ReleaseSlot` and when told `DemoteSlot`. The connection tells
-`SlotRefused` when the gateway refuses a line (101): the effective budget shrinks to what is held and
-grows back by one line every `slots.regrow_s`. Leases carry the epoch (this incarnation's number: the
-allocator restarts with the connection, so a new session starts a new ledger); anything about an older
-epoch is a no-op. The poller asks `BorrowLines` for snapshot lines: `LinesLent` answers at once with the
-lines free now (none while a stream waits), never a promise; they come back as `ReleaseSlot` (or
-`SlotRefused`). Every `slots.reconcile_s` the ledger is checked against live holders: a holder found
-dead twice in a row lost its line without giving it back, which is reported and reclaimed (its
-subscription cancelled). The allocator only ever tells: it never waits on anyone.
+Receives: AcquireSlot, ReleaseSlot (streams; ReleaseSlot also from a released line lease, and from the
+          connection for lent lines); SlotRefused (connection); RegrowBudget, ReconcileSlots (its timers);
+          BorrowLines (ask: poller); GetSlotStatus (ask).
+Sends:    SlotGranted, SlotQueued, DemoteSlot → the requesting stream (that incarnation); Unsubscribe →
+          CONNECTION (a reclaimed line); LinesLent as the answer to BorrowLines.
+Owns:     the ledger of this session's lines (its epoch: this incarnation's number), the regrow and
+          reconcile timers.
+
+A stream that asks is granted a line or queued (then granted one later: the promotion); it gives the line
+back (`ReleaseSlot`) when it is done with it or demoted for a more important contract. A line the gateway
+refused (101) shrinks the effective budget to what is held; it grows back by one line every
+`slots.regrow_s`. Leases carry the
+epoch (the allocator restarts with the connection, so a new session starts a new ledger); anything about
+an older epoch is a no-op. `LinesLent` lends the poller the lines free now (none while a stream waits),
+never a promise; they come back as `ReleaseSlot` (or `SlotRefused`). Every `slots.reconcile_s` the ledger
+is checked against live holders: a holder found dead twice in a row lost its line without giving it back,
+which is reported and reclaimed (its subscription cancelled). The allocator only ever tells: it never
+waits on anyone.
 """
 
 from typing import Any
@@ -43,9 +51,10 @@ from possync.supervisors import ChildContext, SupervisedActor
 class SlotAllocatorActor(SupervisedActor):
     """The line budget (see the module docstring); ask it `GetSlotStatus`."""
 
+    ctx: ChildContext
+
     def __init__(self, ctx: ChildContext, settings: SlotSettings) -> None:
         super().__init__(ctx)
-        self._ctx = ctx
         self._settings = settings
         self.epoch = ctx.incarnation
         self._ledger = SlotLedger(settings.budget, settings.preempt)
@@ -54,8 +63,8 @@ class SlotAllocatorActor(SupervisedActor):
 
     def on_start(self) -> None:
         """Start the reconcile timer."""
-        self._regrow = SelfTimer(self._ctx, self.actor_ref)
-        self._reconcile = SelfTimer(self._ctx, self.actor_ref)
+        self._regrow = SelfTimer(self.ctx, self.actor_ref)
+        self._reconcile = SelfTimer(self.ctx, self.actor_ref)
         self._reconcile.arm(self._settings.reconcile_s, ReconcileSlots())
 
     def on_stop(self) -> None:
@@ -147,7 +156,7 @@ class SlotAllocatorActor(SupervisedActor):
             holder.name,
             holder.incarnation,
         )
-        tell_by_name(self._ctx, CONNECTION, Unsubscribe(self._lease(lease_id)))
+        tell_by_name(self.ctx, CONNECTION, Unsubscribe(self._lease(lease_id)))
 
     def _offer(self, holder: Holder, lease_id: int) -> None:
         """Grant `lease_id` to `holder`; if it is gone, nothing was subscribed: the line is free again."""

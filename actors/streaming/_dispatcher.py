@@ -1,8 +1,14 @@
 """UpdateDispatcherActor: hands every streamed observation to the registered handlers, in its own thread.
 
-The stream feeds tell it `Updates` as ticks arrive; it calls the handlers (`StreamHandlers`) one
-observation at a time, in arrival order, so handlers never run concurrently with each other and a slow
-one delays only the handlers, never the gateway's network loop or the lake.
+Receives: Updates (connection: the observations of a read's ticks from its session's loop thread, of a
+          position change from its own thread).
+Sends:    nothing to other actors; each observation to the `StreamHandlers` (the facade's `on_update`).
+Owns:     no state; the handlers are the service's (it adds and removes them), they only run here.
+
+The feeds turn ticks and position changes into observations where they arrive, and the connection tells
+them here in `Updates` at once; the dispatcher calls the handlers one observation at a time, in arrival
+order, so handlers never run concurrently with each other and a slow one delays only the handlers, never
+the gateway's network loop or the lake.
 """
 
 from typing import Any

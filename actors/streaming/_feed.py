@@ -22,7 +22,7 @@ from collections import deque
 from datetime import datetime
 
 from possync.messages.connection import TickSink
-from possync.messages.domain import Contract, Observation, Source
+from possync.messages.domain import Contract, Observation, Source, Tick
 from possync.messages.routing import PositionChanged
 from possync.supervisors.clock import Clock
 
@@ -45,6 +45,7 @@ class StreamFeed(TickSink):
         self.ticks = 0
         self.last_tick_at: float | None = None
         self.market_price: float | None = None
+        self._tick: Tick | None = None  # the last, for the quote, greeks and data type of the rows
 
     def set_positions(self, positions: tuple[PositionChanged, ...]) -> None:
         """The positions held in the contract before the first tick (the connection's, when it subscribes)."""
@@ -59,16 +60,17 @@ class StreamFeed(TickSink):
             return ()
         return self._observe((position,), position.event_ts)
 
-    def on_tick(self, market_price: float | None, event_ts: datetime) -> tuple[Observation, ...]:
+    def on_tick(self, tick: Tick) -> tuple[Observation, ...]:
         """A tick of the line (in the loop thread): count it; the observations of a new market price."""
         if self._closed:
             return ()
         self.ticks += 1
         self.last_tick_at = self._clock.now()
-        if market_price is None or market_price == self.market_price:
+        self._tick = tick
+        if tick.market_price is None or tick.market_price == self.market_price:
             return ()
-        self.market_price = market_price
-        return self._observe(self._positions or (None,), event_ts)
+        self.market_price = tick.market_price
+        return self._observe(self._positions or (None,), tick.event_ts)
 
     def take_rows(self) -> list[Observation]:
         """The observations made since the last call, in order (the stream's, for the lake writer)."""
@@ -97,4 +99,7 @@ class StreamFeed(TickSink):
             market_price=self.market_price,
             source=Source.STREAM,
             event_ts=event_ts,
+            data_type=self._tick.data_type if self._tick is not None else None,
+            quote=self._tick.quote if self._tick is not None else None,
+            greeks=self._tick.greeks if self._tick is not None else None,
         )

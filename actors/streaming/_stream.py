@@ -1,17 +1,25 @@
 """StreamActor: one active contract, streamed in real time while it holds a market-data line.
 
-On start it asks the allocator for a line (`AcquireSlot`). Granted, it ties the line to this
-incarnation (`ctx.leases`: released exactly once on every exit path, which cancels the subscription
-and gives the line back, in that order), subscribes through the connection and tells the queue to stop
-polling the contract (`Dequeue`). Without a line it tells the queue to poll it (`Enqueue`) and waits
-for a promotion. It gives its line back when demoted for a more important contract or refused (101),
-and then waits again; a contract the gateway refuses for good (e.g. 200) is parked: queued, no retry.
+Receives: SlotGranted, SlotQueued, DemoteSlot (allocator); SubscriptionFailed, FeedSuspect, VerifyStream
+          (connection); CheckSilence, WriteObservations (its timers); GetStreamStatus (ask).
+Sends:    AcquireSlot, ReleaseSlot → SLOT_ALLOCATOR; Subscribe, Unsubscribe, Resubscribe → CONNECTION;
+          Enqueue, Dequeue → QUEUE; WriteRows → LAKE_WRITER.
+Owns:     one line lease at a time (released on every exit path), the line's StreamFeed (and the feeds of
+          lines given back, until their last rows are written), its silence and write timers.
 
-Each line gets a `StreamFeed`, which turns ticks and position changes into observations where the ticks
-arrive and hands them to the handlers at once (see `_feed`). Every `write_interval_s` while
-it holds a line (or has rows left), the stream takes the same rows from the feed and hands them to the
-lake writer in one `WriteRows` (a message per tick would cost the writer far more than the rows); what is
-left is handed over on stop and on a crash too. Tick counts and the last tick's time are read from the feed.
+On start it asks the allocator for a line. Granted, it ties the line to this incarnation (`ctx.leases`:
+the release cancels the subscription and gives the line back, in that order, exactly once), subscribes
+through the connection and tells the queue to stop polling the contract. Without a line it tells the
+queue to poll it and waits for a promotion. It gives its line back when demoted for a more important
+contract or refused (101), and then waits again; a contract the gateway refuses for good (e.g. 200) is
+parked: queued, no retry.
+
+Each line gets a `StreamFeed`, which turns ticks and position changes into observations where they arrive
+(the connection's threads), from where they go to the update dispatcher at once (see `_feed`). Every
+`write_interval_s` while it holds a line (or has rows left), the stream takes the same rows from the feed
+and hands them to the lake writer in one `WriteRows` (a message per tick would cost the writer far more
+than the rows); what is left is handed over on stop and on a crash too. Tick counts and the last tick's
+time are read from the feed.
 
 A stream that stays silent for `silent_after_s` while the feeds are healthy is resubscribed; while the
 connection says silence is expected (`FeedSuspect`), it waits.
@@ -71,9 +79,10 @@ def _give_back(ctx: ChildContext, lease: SlotLease) -> None:
 class StreamActor(SupervisedActor):
     """The stream of one active contract (see the module docstring); ask it `GetStreamStatus`."""
 
+    ctx: ChildContext
+
     def __init__(self, ctx: ChildContext, active: ActiveContract, template: StreamTemplate) -> None:
         super().__init__(ctx)
-        self._ctx = ctx
         self._active = active
         self._conid = active.contract.conid
         self._template = template
@@ -86,12 +95,13 @@ class StreamActor(SupervisedActor):
         self._quiet_since = 0.0  # the grant, a resubscription or a notice: silence is counted from then on
         self._tick_at: float | None = None  # of the lines given back
         self._suspect = False
+        self._reason = ""  # why it waits in the queue or is parked
         self._ticks = self._resubscriptions = 0  # ticks: of the lines given back
         self._unwritten: list[Observation] = []
 
     def on_start(self) -> None:
         """Ask the allocator for a line (the answer comes as a message)."""
-        ctx = self._ctx
+        ctx = self.ctx
         self._silence = SelfTimer(ctx, self.actor_ref)
         self._write_timer = SelfTimer(ctx, self.actor_ref)
         request = AcquireSlot(ctx.name, ctx.incarnation, self._conid, self._active.priority, self.actor_ref)
@@ -118,7 +128,7 @@ class StreamActor(SupervisedActor):
         self._write()
         self._write_timer.cancel()
         if self._unwritten:
-            logger.error("{}: no lake writer: {} observations lost", self._ctx.name, len(self._unwritten))
+            logger.error("{}: no lake writer: {} observations lost", self.ctx.name, len(self._unwritten))
 
     def on_receive(self, message: Any) -> Any:
         """Dispatch one message (see the module docstring)."""
@@ -152,7 +162,7 @@ class StreamActor(SupervisedActor):
             case DemoteSlot() | SubscriptionFailed():
                 pass  # about a line given back already
             case _:
-                logger.warning("{}: ignored unexpected message {!r}", self._ctx.name, message)
+                logger.warning("{}: ignored unexpected message {!r}", self.ctx.name, message)
         return None
 
     # --- the line ---
@@ -162,10 +172,10 @@ class StreamActor(SupervisedActor):
         if lease == self._lease:
             return
         if self._state is StreamState.PARKED:
-            tell_by_name(self._ctx, SLOT_ALLOCATOR, ReleaseSlot(lease))  # it wants no line any more
+            tell_by_name(self.ctx, SLOT_ALLOCATOR, ReleaseSlot(lease))  # it wants no line any more
             return
         self._drop_line()
-        ctx = self._ctx
+        ctx = self.ctx
         self._lease = lease
         self._line = ctx.leases.acquire(("line", self._conid), partial(_give_back, ctx, lease))
         contract = self._active.contract
@@ -173,6 +183,7 @@ class StreamActor(SupervisedActor):
         tell_by_name(ctx, CONNECTION, Subscribe(lease, contract, self.actor_ref, self._feed))
         tell_by_name(ctx, QUEUE, Dequeue(self._conid))
         self._state = StreamState.STREAMING
+        self._reason = ""
         self._quiet_since = self._now()
         self._arm_silence_check()
         self._arm_write()
@@ -194,12 +205,12 @@ class StreamActor(SupervisedActor):
         self._enqueue(StreamState.QUEUED, reason)
 
     def _park(self, reason: str) -> None:
-        logger.warning("{}: parked: {}", self._ctx.name, reason)
+        logger.warning("{}: parked: {}", self.ctx.name, reason)
         self._enqueue(StreamState.PARKED, reason)
 
     def _enqueue(self, state: StreamState, reason: str) -> None:
-        self._state = state
-        tell_by_name(self._ctx, QUEUE, Enqueue(self._active.contract, self._active.priority, reason))
+        self._state, self._reason = state, reason
+        tell_by_name(self.ctx, QUEUE, Enqueue(self._active.contract, self._active.priority, reason))
 
     # --- ticks, observations, silence ---
 
@@ -211,7 +222,7 @@ class StreamActor(SupervisedActor):
         self._old_feeds.clear()
         if not self._unwritten:
             return
-        if tell_by_name(self._ctx, LAKE_WRITER, WriteRows(tuple(self._unwritten))):
+        if tell_by_name(self.ctx, LAKE_WRITER, WriteRows(tuple(self._unwritten))):
             self._unwritten = []
 
     def _arm_write(self) -> None:
@@ -227,13 +238,13 @@ class StreamActor(SupervisedActor):
         silent_s = self._now() - max(self._quiet_since, last_tick or self._quiet_since)
         if not self._suspect and silent_s >= self._template.silent_after_s:
             self._resubscriptions += 1
-            logger.info("{}: no tick for {:.0f}s: resubscribing", self._ctx.name, silent_s)
-            tell_by_name(self._ctx, CONNECTION, Resubscribe(self._lease))
+            logger.info("{}: no tick for {:.0f}s: resubscribing", self.ctx.name, silent_s)
+            tell_by_name(self.ctx, CONNECTION, Resubscribe(self._lease))
             self._quiet_since = self._now()
         self._arm_silence_check()
 
     def _now(self) -> float:
-        return self._ctx.tree.clock.now()
+        return self.ctx.tree.clock.now()
 
     def _status(self) -> StreamStatus:
         feed = self._feed
@@ -249,4 +260,7 @@ class StreamActor(SupervisedActor):
             resubscriptions=self._resubscriptions,
             market_price=price,
             last_tick_age_s=None if tick_at is None else self._now() - tick_at,
+            symbol=self._active.contract.symbol,
+            strategy_id=self._active.strategy_id,
+            reason=self._reason,
         )

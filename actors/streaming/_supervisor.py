@@ -1,11 +1,17 @@
 """StreamSupervisor (tree name `STREAMS`): a DynamicSupervisor running one StreamActor per active contract.
 
+Receives: ContractActivated, ContractDeactivated, ActiveContracts (registry); _AskRegistry (its timer);
+          GetActiveStreams (ask); as a DynamicSupervisor, ChildExited (its streams), its restart timers,
+          StartChild / StopChild.
+Sends:    SendActiveContracts → REGISTRY.
+Owns:     the streams (`stream_name(conid)`, transient, one per active contract), the registry retry timer.
+
 It follows the registry: `ContractActivated` starts a stream (a changed priority restarts it),
 `ContractDeactivated` stops it (its line is given back at once), `ActiveContracts` converges to exactly
-that set, most important first. On start it asks the registry for the full set (`SendActiveContracts`),
-and again every `REGISTRY_RETRY_S` until the set arrives: after a session restart, every stream comes back
-from the registry. A stream that crashes is restarted alone (one_for_one, with the spec's backoff); one
-that cannot start at all is tried again with the next full set, asked for after `REGISTRY_RETRY_S`.
+that set, most important first. On start it asks the registry for the full set, and again every
+`REGISTRY_RETRY_S` until the set arrives: after a session restart, every stream comes back from the
+registry. A stream that crashes is restarted alone (one_for_one, with the spec's backoff); one that cannot
+start at all is tried again with the next full set, asked for after `REGISTRY_RETRY_S`.
 """
 
 from typing import Any
@@ -59,10 +65,11 @@ class _AskRegistry(msgspec.Struct, frozen=True):
 class StreamSupervisor(DynamicSupervisor):
     """Runs the streams of the active contracts (see the module docstring); ask it `GetActiveStreams`."""
 
+    ctx: ChildContext
+
     def __init__(self, ctx: ChildContext, spec: StreamSupervisorSpec) -> None:
         super().__init__(ctx, spec)
         assert spec.template is not None  # checked by the spec
-        self._ctx = ctx
         self._template = spec.template
         self._active: dict[int, ActiveContract] = {}
         self._synced = False
@@ -70,7 +77,7 @@ class StreamSupervisor(DynamicSupervisor):
     def on_start(self) -> None:
         """Start like any supervisor, then ask the registry for the active set."""
         super().on_start()
-        self._retry = SelfTimer(self._ctx, self.actor_ref)
+        self._retry = SelfTimer(self.ctx, self.actor_ref)
         self._retry.arm(0.0, _AskRegistry())  # from the timer thread: usually after our name is registered
 
     def on_stop(self) -> None:
@@ -98,7 +105,7 @@ class StreamSupervisor(DynamicSupervisor):
         return None
 
     def _ask_registry(self) -> None:
-        tell_by_name(self._ctx, REGISTRY, SendActiveContracts())
+        tell_by_name(self.ctx, REGISTRY, SendActiveContracts())
         self._retry.arm(REGISTRY_RETRY_S, _AskRegistry())
 
     def _converge(self, contracts: tuple[ActiveContract, ...]) -> None:

@@ -1,10 +1,13 @@
 """What the lake says about positions: latest per key, incremental refresh, compaction, contract lookup."""
 
 import pytest
-from deltalake import DeltaTable
+from deltalake import DeltaTable, write_deltalake
 
 from possync.actors.lake._positions import LatestPositions, latest_contracts
-from possync.messages.domain import Contract
+from possync.actors.lake._tables import POSITION_UPDATES
+from possync.messages.domain import Contract, Observation, Source, Value, utc_now
+from possync.messages.lake import FlushNow, RowsAccepted, WriteRows
+from tests.helpers import wait_until
 from tests.registry.test_store import observation, write_positions
 
 pytestmark = pytest.mark.timeout(60)
@@ -47,3 +50,20 @@ def test_files_rewritten_by_compaction_do_not_change_the_state(lake_root):
 def test_contracts_are_looked_up_by_conid_from_the_newest_row(lake_root):
     write_positions(lake_root, observation(B, age_s=5), observation(A))
     assert latest_contracts(lake_root, [2, 3]) == {2: B}
+
+
+def test_a_lake_written_before_the_value_columns_opens_and_reads_old_and_new_rows(lake_root, start_writer):
+    old = POSITION_UPDATES.unpack(POSITION_UPDATES.pack([observation(A, 5)]))
+    old = old.select(old.column_names[: old.column_names.index("event_ts") + 1])  # the schema of 2026-11
+    write_deltalake(str(lake_root / POSITION_UPDATES.name), old, mode="append")
+    valued = Observation("DU2", A, 7.0, 1.0, 2.0, Source.PNL, utc_now(), value=Value(14.0, 7.0, 0.0, 1.0))
+
+    writer = start_writer()
+    assert isinstance(writer.ask(WriteRows((valued,)), timeout=10), RowsAccepted)
+    writer.ask(FlushNow(), timeout=10)
+
+    wait_until(lambda: len(LatestPositions(lake_root).refresh()) == 2, 10, message="both rows readable")
+    latest = LatestPositions(lake_root).refresh()
+    assert latest[("DU1", 1)].position == 5 and latest[("DU1", 1)].value is None
+    assert latest[("DU2", 1)].value == Value(14.0, 7.0, 0.0, 1.0)
+    assert "market_value" in DeltaTable(str(lake_root / POSITION_UPDATES.name)).schema().to_arrow().names

@@ -8,14 +8,17 @@ import pytest
 
 from possync.actors.lake._tables import (
     ACTIVE_STRATEGIES,
+    GREEK_COLUMNS,
     POSITION_QUEUE,
     POSITION_UPDATES,
+    QUOTE_COLUMNS,
     TABLES,
+    VALUE_COLUMNS,
     LakeRowError,
     split_by_table,
     table_named,
 )
-from possync.messages.domain import Contract, Observation, Source
+from possync.messages.domain import Contract, DataType, Greeks, Observation, Quote, Source, Value
 from possync.messages.lake import QueueAttempt, StrategyChange
 
 pytestmark = pytest.mark.timeout(30)
@@ -30,6 +33,12 @@ DOCUMENTED = {
         ("expiry", pa.string()), ("strike", pa.float64()), ("right", pa.string()), ("currency", pa.string()),
         ("position", pa.float64()), ("avg_cost", pa.float64()), ("market_price", pa.float64()),
         ("source", pa.string()), ("event_ts", UTC_TS),
+        ("data_type", pa.string()), ("multiplier", pa.float64()),
+        ("market_value", pa.float64()), ("unrealized_pnl", pa.float64()), ("realized_pnl", pa.float64()),
+        ("daily_pnl", pa.float64()), ("bid", pa.float64()), ("ask", pa.float64()), ("last", pa.float64()),
+        ("bid_size", pa.float64()), ("ask_size", pa.float64()), ("implied_vol", pa.float64()),
+        ("delta", pa.float64()), ("gamma", pa.float64()), ("vega", pa.float64()), ("theta", pa.float64()),
+        ("und_price", pa.float64()),
     ],
     "active_strategies": [
         ("conid", pa.int64()), ("symbol", pa.string()), ("sec_type", pa.string()), ("expiry", pa.string()),
@@ -57,12 +66,32 @@ def test_rows_of_each_table_round_trip_to_arrow() -> None:
     assert POSITION_UPDATES.unpack(POSITION_UPDATES.pack([observation])).to_pylist() == [
         dict(account="DU1", conid=1234, symbol="SPY", sec_type="OPT", expiry="20240621", strike=500.0,
              right="C", currency="USD", position=-3.0, avg_cost=None, market_price=1.25, source="snapshot",
-             event_ts=TS)
+             event_ts=TS, data_type=None, multiplier=100.0 if OPTION.multiplier else None,
+             **dict.fromkeys(VALUE_COLUMNS + QUOTE_COLUMNS + GREEK_COLUMNS))
     ]  # fmt: skip
     assert ACTIVE_STRATEGIES.unpack(ACTIVE_STRATEGIES.pack([change])).to_pylist()[0]["exchange"] == "CBOE"
     assert POSITION_QUEUE.unpack(POSITION_QUEUE.pack([attempt])).to_pylist() == [
         dict(conid=1234, account="DU1", outcome="failed", attempt=3, error="timeout", event_ts=TS)
     ]
+
+
+def test_what_a_position_is_worth_its_quote_and_greeks_round_trip_as_plain_columns() -> None:
+    option = Contract(1234, "SPY", "OPT", "20240621", 500.0, "C", multiplier="100")
+    observation = Observation(
+        "DU1", option, -3.0, 120.0, 1.25, Source.STREAM, TS, DataType.DELAYED,
+        Value(-375.0, -15.0, 0.0, -6.0), Quote(1.2, 1.3, 1.25, 10.0, 12.0),
+        Greeks(0.21, 0.55, 0.04, 0.3, -0.05, 501.5),
+    )  # fmt: skip
+
+    (row,) = POSITION_UPDATES.unpack(POSITION_UPDATES.pack([observation])).to_pylist()
+
+    assert (row["data_type"], row["multiplier"], row["market_value"], row["daily_pnl"]) == (
+        "delayed",
+        100,
+        -375,
+        -6,
+    )
+    assert (row["bid"], row["ask_size"], row["implied_vol"], row["und_price"]) == (1.2, 12.0, 0.21, 501.5)
 
 
 def test_an_aware_timestamp_in_another_zone_is_stored_as_the_same_instant_in_utc() -> None:

@@ -1,4 +1,4 @@
-"""Test tools for the simulator: waiting while ib_insync's loop runs, a raw wire client, admin HTTP calls."""
+"""Test tools for the simulator: waiting while the IB client's loop runs, a raw client, admin HTTP calls."""
 
 import contextlib
 import json
@@ -9,8 +9,6 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ib_insync import IB
-
 from possync.simulator import Simulator
 from possync.simulator.wire import GREETING, Field, frame, frame_text, split_fields
 from tests.helpers import wait_until
@@ -18,7 +16,7 @@ from tests.helpers import wait_until
 T = TypeVar("T")
 
 
-def ib_wait(ib: IB, condition: Callable[[], T], timeout: float = 10.0, message: str = "") -> T:
+def ib_wait(ib: Any, condition: Callable[[], T], timeout: float = 10.0, message: str = "") -> T:
     """`wait_until` that keeps the IB's event loop running between polls, so its events fire."""
 
     def pumped() -> T:
@@ -31,7 +29,7 @@ def ib_wait(ib: IB, condition: Callable[[], T], timeout: float = 10.0, message: 
     return wait_until(pumped, timeout, interval=0, message=message)
 
 
-def barrier(ib: IB) -> None:
+def barrier(ib: Any) -> None:
     """A round trip: everything the simulator sent before answering has been handled by `ib` after it."""
     ib.reqCurrentTime()
 

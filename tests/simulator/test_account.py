@@ -1,17 +1,17 @@
-"""Positions (a subscription: changes are pushed), portfolio and account values through ib_insync."""
+"""Positions (a subscription: changes are pushed), portfolio and account values through both clients."""
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
-from ib_insync import IB, PortfolioItem, Position
 
 from possync.simulator import Simulator
 from tests.simulator.support import admin, barrier, ib_wait
 
-Connect = Callable[..., IB]
+Connect = Callable[..., Any]
 
 
-def test_positions_are_the_simulators_open_positions(simulator: Simulator, ib: IB) -> None:
+def test_positions_are_the_simulators_open_positions(simulator: Simulator, ib: Any) -> None:
     expected = {(p.account, p.conid, p.position, p.avg_cost) for p in simulator.positions()}
     got = {(p.account, p.contract.conId, p.position, p.avgCost) for p in ib.positions()}
     assert got == expected
@@ -23,8 +23,8 @@ def test_positions_are_the_simulators_open_positions(simulator: Simulator, ib: I
     )
 
 
-def test_a_changed_position_is_pushed_to_position_subscribers(simulator: Simulator, ib: IB) -> None:
-    pushed: list[Position] = []
+def test_a_changed_position_is_pushed_to_position_subscribers(simulator: Simulator, ib: Any) -> None:
+    pushed: list[Any] = []
     ib.positionEvent += pushed.append
     held = ib.positions()[0]
     conid = held.contract.conId
@@ -42,7 +42,7 @@ def test_a_changed_position_is_pushed_to_position_subscribers(simulator: Simulat
     )
 
 
-def test_a_new_position_is_pushed_too(simulator: Simulator, ib: IB) -> None:
+def test_a_new_position_is_pushed_too(simulator: Simulator, ib: Any) -> None:
     held = {p.contract.conId for p in ib.positions()}
     new_conid = next(conid for conid in (8314, 265598, 272093, 756733) if conid not in held)
     simulator.set_position(new_conid, 15)
@@ -52,9 +52,9 @@ def test_a_new_position_is_pushed_too(simulator: Simulator, ib: IB) -> None:
 
 
 def test_a_position_set_through_the_admin_endpoint_reaches_position_event(
-    simulator: Simulator, ib: IB
+    simulator: Simulator, ib: Any
 ) -> None:
-    pushed: list[Position] = []
+    pushed: list[Any] = []
     ib.positionEvent += pushed.append
     conid = ib.positions()[0].contract.conId
     status, body = admin(simulator, "POST", "/position", {"conid": conid, "position": -3})
@@ -62,7 +62,7 @@ def test_a_position_set_through_the_admin_endpoint_reaches_position_event(
     ib_wait(ib, lambda: any(p.contract.conId == conid and p.position == -3 for p in pushed))
 
 
-def test_portfolio_prices_every_open_position_of_the_account(simulator: Simulator, ib: IB) -> None:
+def test_portfolio_prices_every_open_position_of_the_account(simulator: Simulator, ib: Any) -> None:
     account = simulator.accounts[0]
     ib.reqAccountUpdates(account)
     items = {item.contract.conId: item for item in ib.portfolio()}
@@ -79,10 +79,10 @@ def test_portfolio_prices_every_open_position_of_the_account(simulator: Simulato
 
 
 def test_a_changed_position_is_pushed_to_the_accounts_portfolio_subscriber(
-    simulator: Simulator, ib: IB
+    simulator: Simulator, ib: Any
 ) -> None:
     ib.reqAccountUpdates(simulator.accounts[0])
-    pushed: list[PortfolioItem] = []
+    pushed: list[Any] = []
     ib.updatePortfolioEvent += pushed.append
     conid = ib.portfolio()[0].contract.conId
     simulator.set_position(conid, 99)
@@ -99,8 +99,8 @@ def test_positions_of_two_accounts_and_the_portfolio_of_either(
     assert {i.account for i in ib.portfolio()} == {"DU222"}
 
 
-def test_cancel_positions_ends_the_pushes(simulator: Simulator, ib: IB) -> None:
-    pushed: list[Position] = []
+def test_cancel_positions_ends_the_pushes(simulator: Simulator, ib: Any) -> None:
+    pushed: list[Any] = []
     ib.positionEvent += pushed.append
     ib.client.cancelPositions()
     barrier(ib)

@@ -3,18 +3,20 @@
 import re
 import socket
 from collections.abc import Callable
+from types import ModuleType
+from typing import Any
 
 import pytest
-from ib_insync import IB, Stock
 
 from possync.simulator import Simulator
+from tests.simulator.mdsupport import contract
 from tests.simulator.support import admin, ib_wait
 
-Connect = Callable[..., IB]
+Connect = Callable[..., Any]
 
 
-def test_stats_reports_clients_lines_and_counters(simulator: Simulator, ib: IB) -> None:
-    ticker = ib.reqMktData(Stock("AAPL", "SMART", "USD"))
+def test_stats_reports_clients_lines_and_counters(simulator: Simulator, ib: Any, client: ModuleType) -> None:
+    ticker = ib.reqMktData(contract(client, "AAPL"))
     ib_wait(ib, lambda: ticker.last > 0)
     status, stats = admin(simulator, "GET", "/stats")
     assert status == 200
@@ -32,14 +34,14 @@ def test_positions_lists_every_position_with_its_contract(simulator: Simulator) 
     assert [p["conid"] for p in positions] == [p.conid for p in simulator.positions()]
 
 
-def test_drop_disconnects_the_clients(simulator: Simulator, ib: IB) -> None:
+def test_drop_disconnects_the_clients(simulator: Simulator, ib: Any) -> None:
     gone: list[bool] = []
     ib.disconnectedEvent += lambda: gone.append(True)
     assert admin(simulator, "POST", "/drop") == (200, {"dropped": 1})
     ib_wait(ib, lambda: gone, message="disconnectedEvent")
 
 
-def test_error_sends_the_code_to_every_client(simulator: Simulator, ib: IB) -> None:
+def test_error_sends_the_code_to_every_client(simulator: Simulator, ib: Any) -> None:
     codes: list[int] = []
     ib.errorEvent += lambda _req_id, code, *_: codes.append(code)
     assert admin(simulator, "POST", "/error", {"code": 1101}) == (200, {"code": 1101, "clients": 1})
@@ -78,6 +80,20 @@ def test_pause_and_resume(simulator: Simulator) -> None:
             "unknown account 'X'",
         ),
         ("POST", "/position", b'{"conid": 265598}', 400, "missing required field `position`"),
+        ("POST", "/entitlements", b'{"conids": [1], "live": false}', 400, "unknown conid 1"),
+        ("POST", "/entitlements", b'{"conids": [265598]}', 400, 'give "live" and/or "delayed"'),
+        ("POST", "/entitlements", b'{"conids": [], "live": false}', 400, "conids is empty"),
+        ("POST", "/entitlements", b'{"conids": [265598], "live": "no"}', 400, r"got `str` - at `\$.live`"),
+        ("POST", "/entitlements", b'{"conid": 265598, "live": false}', 400, "unknown field `conid`"),
+        ("POST", "/market", b"{}", 400, "missing required field `open`"),
+        ("POST", "/market", b'{"open": false, "conids": [1]}', 400, "unknown conid 1"),
+        ("POST", "/market", b'{"open": "closed"}', 400, r"got `str` - at `\$.open`"),
+        ("POST", "/clock", b"{}", 400, "give exactly one of offset_s"),
+        ("POST", "/clock", b'{"offset_s": 60, "at": "2026-12-05T12:00:00Z"}', 400, "exactly one"),
+        ("POST", "/clock", b'{"at": "2026-12-05T12:00:00"}', 400, "has no time zone"),
+        ("POST", "/clock", b'{"offset_s": 1e12}', 400, "offset_s=1000000000000.0 is out of range"),
+        ("POST", "/competing-session", b"{}", 400, "missing required field `on`"),
+        ("GET", "/competing-session", None, 405, "use POST /competing-session"),
         ("GET", "/nope", None, 404, "no endpoint '/nope'; the endpoints are: GET /stats"),
         ("GET", "/drop", None, 405, "use POST /drop"),
     ],
@@ -85,12 +101,20 @@ def test_pause_and_resume(simulator: Simulator) -> None:
 def test_bad_requests_get_a_clear_error_and_change_nothing(
     simulator: Simulator, method: str, path: str, body: bytes | None, status: int, message: str
 ) -> None:
-    before = simulator.positions(), simulator.stats().max_lines
+    before = _state(simulator)
     got_status, payload = admin(simulator, method, path, raw=body)
     assert got_status == status
     assert payload.keys() == {"error"}
     assert re.search(message, payload["error"]), payload["error"]
-    assert (simulator.positions(), simulator.stats().max_lines) == before
+    assert _state(simulator) == before
+
+
+def _state(sim: Simulator) -> tuple[object, ...]:
+    """What a refused admin request must leave as it was."""
+    market = sim.market()
+    stats = sim.stats()
+    markets = (market.mode, market.conids, market.offset_s)
+    return sim.positions(), stats.max_lines, stats.competing_session, sim.entitlements(), markets
 
 
 @pytest.mark.parametrize(
@@ -119,3 +143,36 @@ def test_a_position_change_over_http_survives_a_restart(simulator: Simulator) ->
     assert status == 200 and body["position"] == 12
     simulator.restart()
     assert {p.conid: p.position for p in simulator.positions()}[265598] == 12
+
+
+def test_entitlements_are_listed_and_set_per_conid(simulator: Simulator) -> None:
+    status, listed = admin(simulator, "GET", "/entitlements")
+    assert status == 200 and len(listed) == len(simulator.entitlements())
+    aapl = next(e for e in listed if e["conid"] == 265598)
+    assert aapl == {
+        "conid": 265598,
+        "symbol": "AAPL",
+        "sec_type": "STK",
+        "local_symbol": "AAPL",
+        "live": True,
+        "delayed": True,
+        "overridden": False,
+    }
+    status, changed = admin(simulator, "POST", "/entitlements", {"conids": [265598], "live": False})
+    assert status == 200 and [(e["live"], e["delayed"], e["overridden"]) for e in changed] == [
+        (False, True, True)
+    ]
+    assert not next(e for e in simulator.entitlements() if e.conid == 265598).live
+
+
+def test_markets_and_the_clock_are_set_over_http(simulator: Simulator) -> None:
+    status, market = admin(simulator, "GET", "/market")
+    assert status == 200 and (market["mode"], market["conids"], market["offset_s"]) == ("open", {}, 0.0)
+    assert admin(simulator, "POST", "/market", {"open": None})[1]["mode"] == "hours"
+    status, market = admin(simulator, "POST", "/market", {"open": False, "conids": [265598]})
+    assert (market["mode"], market["conids"]) == ("hours", {"265598": "closed"})
+    assert simulator.stats().market == "hours"
+    status, clock = admin(simulator, "POST", "/clock", {"at": "2026-12-05T12:00:00-05:00"})
+    assert status == 200 and clock["now"].startswith("2026-12-05T17:00")
+    assert admin(simulator, "GET", "/clock")[1]["now"].startswith("2026-12-05T17:0")
+    assert admin(simulator, "POST", "/clock", {"offset_s": 0})[1]["offset_s"] == 0.0

@@ -2,24 +2,25 @@
 
 import socket
 import struct
+from typing import Any
 
 import pytest
-from ib_insync import IB, Stock
 
 from possync.simulator import Simulator
 from possync.simulator.wire import GREETING, frame, frame_text
 from tests.conftest import next_client_id
-from tests.helpers import wait_until
+from tests.helpers import ib_module, wait_until
+from tests.simulator.mdsupport import contract
 from tests.simulator.support import RawClient, barrier, ib_wait
 from tests.simulator.test_market_data import _updates
 
 _HANDSHAKE = GREETING + frame_text("v157..176")
 
 
-def _assert_unharmed(simulator: Simulator, ib: IB) -> None:
+def _assert_unharmed(simulator: Simulator, ib: Any) -> None:
     """`ib` still gets answers and ticks from `simulator`."""
     barrier(ib)
-    updates = _updates(ib.reqMktData(Stock("AAPL", "SMART", "USD")))
+    updates = _updates(ib.reqMktData(contract(ib_module(), "AAPL")))
     ib_wait(ib, lambda: len(updates) >= 3, message="the good client still streams")
 
 
@@ -36,7 +37,7 @@ def _assert_unharmed(simulator: Simulator, ib: IB) -> None:
         pytest.param(_HANDSHAKE + frame(71, 2, "one", ""), id="client-id-not-a-number"),
     ],
 )
-def test_garbage_drops_that_client_only(simulator: Simulator, ib: IB, garbage: bytes) -> None:
+def test_garbage_drops_that_client_only(simulator: Simulator, ib: Any, garbage: bytes) -> None:
     bad = RawClient(simulator.port)
     bad.send_raw(garbage)
     assert bad.closed_by_peer()
@@ -45,7 +46,7 @@ def test_garbage_drops_that_client_only(simulator: Simulator, ib: IB, garbage: b
     _assert_unharmed(simulator, ib)
 
 
-def test_a_known_request_with_unreadable_fields_drops_that_client(simulator: Simulator, ib: IB) -> None:
+def test_a_known_request_with_unreadable_fields_drops_that_client(simulator: Simulator, ib: Any) -> None:
     bad = RawClient(simulator.port)
     bad.start(next_client_id())
     bad.send(1, 11, 7, 265598)  # reqMktData cut short: no contract
@@ -65,7 +66,7 @@ def test_an_unknown_request_is_ignored_and_the_client_served_on(simulator: Simul
     client.close()
 
 
-def test_a_half_closed_client_is_dropped_and_its_lines_released(simulator: Simulator, ib: IB) -> None:
+def test_a_half_closed_client_is_dropped_and_its_lines_released(simulator: Simulator, ib: Any) -> None:
     client = RawClient(simulator.port)
     client.start(next_client_id())
     client.subscribe(req_id=1, conid=265598)
@@ -78,7 +79,7 @@ def test_a_half_closed_client_is_dropped_and_its_lines_released(simulator: Simul
     _assert_unharmed(simulator, ib)
 
 
-def test_a_client_vanishing_mid_stream_releases_its_lines(simulator: Simulator, ib: IB) -> None:
+def test_a_client_vanishing_mid_stream_releases_its_lines(simulator: Simulator, ib: Any) -> None:
     client = RawClient(simulator.port)
     client.start(next_client_id())
     for req_id, conid in enumerate((265598, 272093, 8314), start=1):
@@ -91,7 +92,7 @@ def test_a_client_vanishing_mid_stream_releases_its_lines(simulator: Simulator, 
     _assert_unharmed(simulator, ib)
 
 
-def test_a_client_that_connects_and_leaves_without_a_word_is_harmless(simulator: Simulator, ib: IB) -> None:
+def test_a_client_that_connects_and_leaves_without_a_word_is_harmless(simulator: Simulator, ib: Any) -> None:
     RawClient(simulator.port).close()
     wait_until(lambda: simulator.stats().sockets == 1 and simulator.stats().connections == 2)
     assert simulator.stats().bad_clients == 0

@@ -10,10 +10,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from ib_insync import IB
 
 from possync.simulator import Simulator
+from possync.simulator.__main__ import config_from, parse_args
 from tests.conftest import next_client_id
+from tests.helpers import ib_module
 from tests.simulator.support import admin
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,6 +28,11 @@ FLAGS = (
     "--accounts",
     "--snapshot-hold",
     "--max-msg-rate",
+    "--no-live-data-for",
+    "--no-live-fraction",
+    "--no-delayed",
+    "--hours",
+    "--clock-offset-s",
     "--log-level",
 )
 
@@ -93,12 +99,14 @@ def test_help_documents_every_flag() -> None:
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
-def test_it_serves_ib_insync_and_admin_then_exits_cleanly(cli: Callable[..., _Cli], stop_signal: int) -> None:
+def test_it_serves_the_ib_client_and_admin_then_exits_cleanly(
+    cli: Callable[..., _Cli], stop_signal: int
+) -> None:
     running = cli("--port", "0", "--admin-port", "0", "--positions", "5", "--accounts", "DU1,DU2")
     match = running.wait_for(r"listening on 127\.0\.0\.1:(\d+) \(admin port (\d+)\)")
     port, admin_port = int(match[1]), int(match[2])
 
-    ib = IB()
+    ib = ib_module().IB()
     ib.connect("127.0.0.1", port, clientId=next_client_id(), readonly=True, timeout=10)
     try:
         assert ib.managedAccounts() == ["DU1", "DU2"]
@@ -114,10 +122,24 @@ def test_it_serves_ib_insync_and_admin_then_exits_cleanly(cli: Callable[..., _Cl
     running.wait_for(r"stopped")
 
 
-def test_a_bad_flag_value_exits_2_naming_it() -> None:
-    result = _run("--max-lines", "-1", "--port", "0", "--admin-port", "0")
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [(("--max-lines", "-1"), "max_lines=-1"), (("--no-live-fraction", "2"), "no_live_fraction=2.0")],
+)
+def test_a_bad_flag_value_exits_2_naming_it(flags: tuple[str, ...], message: str) -> None:
+    result = _run(*flags, "--port", "0", "--admin-port", "0")
     assert result.returncode == 2
-    assert "max_lines=-1" in result.stderr
+    assert message in result.stderr
+
+
+def test_the_market_data_flags_make_the_config() -> None:
+    args = parse_args(
+        ["--no-live-data-for", "stk, OPT", "--no-live-fraction", "0.2", "--no-delayed", "--hours"]
+    )
+    config = config_from(args)
+    assert (config.no_live_sec_types, config.no_live_fraction) == (("STK", "OPT"), 0.2)
+    assert (config.delayed_data, config.hours, config.clock_offset_s) == (False, True, 0.0)
+    assert config_from(parse_args(["--clock-offset-s", "-3600"])).clock_offset_s == -3600
 
 
 def test_a_taken_port_exits_1_naming_it(simulator: Simulator) -> None:

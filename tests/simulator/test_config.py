@@ -18,6 +18,10 @@ from possync.simulator import SimulatorConfig
         ({"tick_hz": 0}, "tick_hz=0"),
         ({"snapshot_hold": -1}, "snapshot_hold=-1"),
         ({"max_msg_rate": 0}, "max_msg_rate=0"),
+        ({"no_live_sec_types": ("stk",)}, "no_live_sec_types has 'stk'"),
+        ({"no_live_fraction": 1.5}, "no_live_fraction=1.5"),
+        ({"clock_offset_s": float("nan")}, "clock_offset_s=nan"),
+        ({"clock_offset_s": 1e12}, "clock_offset_s=1000000000000.0"),
     ],
 )
 def test_bad_settings_name_the_setting(overrides: dict[str, object], message: str) -> None:

@@ -1,23 +1,23 @@
-"""Connecting the unmodified ib_insync client: handshake, accounts, client ids, restart and clean stop."""
+"""Connecting each unmodified client: handshake, accounts, client ids, restart and clean stop."""
 
 import contextlib
 import os
 import socket
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import pytest
-from ib_insync import IB
 
 from possync.simulator import Simulator, SimulatorConfig
 from tests.conftest import TEST_SIMULATOR, next_client_id
-from tests.helpers import wait_until
+from tests.helpers import ib_module, wait_until
 from tests.simulator.support import RawClient, barrier, ib_wait
 
-Connect = Callable[..., IB]
+Connect = Callable[..., Any]
 
 
-def _errors(ib: IB) -> list[tuple[int, int]]:
+def _errors(ib: Any) -> list[tuple[int, int]]:
     """Start recording (reqId, code) of every error/notice `ib` receives."""
     seen: list[tuple[int, int]] = []
     ib.errorEvent += lambda req_id, code, *_: seen.append((req_id, code))
@@ -27,7 +27,7 @@ def _errors(ib: IB) -> list[tuple[int, int]]:
 def test_readonly_connect_gets_accounts_positions_and_the_farm_notices(
     simulator: Simulator, ib_factory: Connect
 ) -> None:
-    ib = IB()
+    ib = ib_module().IB()
     notices = _errors(ib)
     ib_factory(simulator, ib=ib)
     assert ib.isConnected()
@@ -55,7 +55,7 @@ def test_a_second_connection_with_a_client_id_in_use_gets_326_and_is_closed(
 ) -> None:
     first = ib_factory(simulator)
     client_id = first.client.clientId
-    intruder = IB()
+    intruder = ib_module().IB()
     errors = _errors(intruder)
     with pytest.raises((TimeoutError, ConnectionError)):
         ib_factory(simulator, client_id=client_id, ib=intruder, timeout=2)

@@ -1,28 +1,29 @@
-"""Fault injection through the in-process API: each fault does to ib_insync what a real gateway does."""
+"""Fault injection through the in-process API: each fault does to both clients what a real gateway does."""
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
-from ib_insync import IB, LimitOrder, Stock
 
 from possync.simulator import Simulator
-from tests.helpers import wait_until
+from tests.helpers import ib_module, wait_until
+from tests.simulator.mdsupport import contract as by_conid
 from tests.simulator.support import barrier, ib_wait
 from tests.simulator.test_market_data import _updates, assert_no_more_ticks
 
-Connect = Callable[..., IB]
+Connect = Callable[..., Any]
 
 
-def _codes(ib: IB) -> list[int]:
+def _codes(ib: Any) -> list[int]:
     """Start recording the code of every error/notice `ib` receives."""
     codes: list[int] = []
     ib.errorEvent += lambda _req_id, code, *_: codes.append(code)
     return codes
 
 
-def _streaming(ib: IB, symbol: str = "AAPL") -> tuple[Stock, list]:
-    """Subscribe to `symbol` and wait for its first ticks; return the contract and its update log."""
-    contract = Stock(symbol, "SMART", "USD")
+def _streaming(ib: Any, symbol: str = "AAPL") -> tuple[Any, list]:
+    """Subscribe to `symbol` (by conid), wait for its first ticks; return the contract and its update log."""
+    contract = by_conid(ib_module(), symbol)
     updates = _updates(ib.reqMktData(contract))
     ib_wait(ib, lambda: len(updates) >= 2, message=f"{symbol} streams")
     return contract, updates
@@ -32,7 +33,7 @@ def test_drop_disconnects_every_client_and_they_can_reconnect(
     simulator: Simulator, ib_factory: Connect
 ) -> None:
     clients = [ib_factory(simulator), ib_factory(simulator)]
-    dropped: list[IB] = []
+    dropped: list[Any] = []
     for ib in clients:
         ib.disconnectedEvent += lambda ib=ib: dropped.append(ib)
 
@@ -46,7 +47,7 @@ def test_drop_disconnects_every_client_and_they_can_reconnect(
     assert ib.isConnected()
 
 
-def test_1101_stops_every_stream_and_a_new_subscription_streams_again(simulator: Simulator, ib: IB) -> None:
+def test_1101_stops_every_stream_and_a_new_subscription_streams_again(simulator: Simulator, ib: Any) -> None:
     codes = _codes(ib)
     contract, updates = _streaming(ib)
 
@@ -61,7 +62,7 @@ def test_1101_stops_every_stream_and_a_new_subscription_streams_again(simulator:
 
 
 def test_1100_halts_streaming_and_1102_resumes_it_with_an_account_summary(
-    simulator: Simulator, ib: IB
+    simulator: Simulator, ib: Any
 ) -> None:
     codes = _codes(ib)
     summary: list[object] = []
@@ -77,10 +78,10 @@ def test_1100_halts_streaming_and_1102_resumes_it_with_an_account_summary(
     simulator.send_error(1102)
     before = len(updates)
     ib_wait(ib, lambda: len(updates) > before + 2, message="streaming resumes after 1102")
-    ib_wait(ib, lambda: summary, message="ib_insync's own reqAccountSummary after 1102 is answered")
+    ib_wait(ib, lambda: summary, message="the client's own reqAccountSummary after 1102 is answered")
 
 
-def test_a_broken_market_data_farm_halts_streaming_until_it_is_ok(simulator: Simulator, ib: IB) -> None:
+def test_a_broken_market_data_farm_halts_streaming_until_it_is_ok(simulator: Simulator, ib: Any) -> None:
     codes = _codes(ib)
     _, updates = _streaming(ib)
     simulator.send_error(2103)
@@ -109,7 +110,7 @@ def test_raising_the_line_limit_admits_what_was_refused(
     ib = ib_factory(sim)
     codes = _codes(ib)
     _streaming(ib, "AAPL")
-    refused = Stock("MSFT", "SMART", "USD")
+    refused = by_conid(ib_module(), "MSFT")
     ib.reqMktData(refused)
     ib_wait(ib, lambda: 101 in codes)
 
@@ -120,12 +121,12 @@ def test_raising_the_line_limit_admits_what_was_refused(
     assert sim.stats().subscriptions == 2
 
 
-def test_lowering_the_line_limit_keeps_held_lines_and_refuses_new_ones(simulator: Simulator, ib: IB) -> None:
+def test_lowering_the_line_limit_keeps_held_lines_and_refuses_new_ones(simulator: Simulator, ib: Any) -> None:
     codes = _codes(ib)
     _streaming(ib, "AAPL")
     _streaming(ib, "MSFT")
     simulator.set_max_lines(1)
-    ib.reqMktData(Stock("IBM", "SMART", "USD"))
+    ib.reqMktData(by_conid(ib_module(), "IBM"))
     ib_wait(ib, lambda: 101 in codes)
     assert simulator.stats().subscriptions == 2
     with pytest.raises(ValueError, match="negative"):
@@ -160,14 +161,14 @@ def test_a_client_above_the_message_rate_gets_error_100(
     sim = simulator_factory(max_msg_rate=10)
     ib = ib_factory(sim)
     codes = _codes(ib)
-    ib.client.MaxRequests = 0  # switch off ib_insync's own pacing
+    ib.client.MaxRequests = 0  # switch off the client's own pacing
     for _ in range(200):
         ib.client.reqCurrentTime()
     ib_wait(ib, lambda: 100 in codes, message="error 100")
     assert sim.stats().pacing_violations >= 1
 
 
-def test_a_client_pacing_itself_like_ib_insync_gets_no_error_100(simulator: Simulator, ib: IB) -> None:
+def test_a_client_pacing_itself_like_ib_insync_gets_no_error_100(simulator: Simulator, ib: Any) -> None:
     for _ in range(100):  # ib_insync sends at most 45 per second: this takes two seconds
         ib.client.reqCurrentTime()
     ib_wait(ib, lambda: simulator.stats().requests.get(49, 0) == 100, message="all 100 requests arrived")
@@ -177,7 +178,7 @@ def test_a_client_pacing_itself_like_ib_insync_gets_no_error_100(simulator: Simu
 def test_place_order_is_counted_and_rejected(simulator: Simulator, ib_factory: Connect) -> None:
     ib = ib_factory(simulator, readonly=False)
     assert simulator.stats().orders == 0
-    trade = ib.placeOrder(Stock("AAPL", "SMART", "USD"), LimitOrder("BUY", 1, 1.0))
+    trade = ib.placeOrder(by_conid(ib_module(), "AAPL"), ib_module().LimitOrder("BUY", 1, 1.0))
     ib_wait(ib, lambda: trade.orderStatus.status == "Cancelled", message="the order is rejected")
     barrier(ib)
     assert simulator.stats().orders == 1

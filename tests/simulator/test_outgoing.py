@@ -9,8 +9,11 @@ from datetime import date
 
 import pytest
 
-from possync.simulator import outgoing
+from possync.simulator import outgoing, pnl
+from possync.simulator.greeks import black_scholes
+from possync.simulator.options import tick_option_computation
 from possync.simulator.portfolio import Portfolio
+from possync.simulator.pricing import Valuation
 
 _PORTFOLIO = Portfolio(("DU1",), 10, seed=3, as_of=date(2025, 1, 6))
 _STOCK_POSITION = next(p for p in _PORTFOLIO.positions() if p.sec_type == "STK")
@@ -18,6 +21,11 @@ _STOCK = _PORTFOLIO.contract(_STOCK_POSITION.conid)
 _OPTION = next(
     c for p in _PORTFOLIO.positions() if (c := _PORTFOLIO.contract(p.conid)) and c.sec_type == "OPT"
 )
+
+_VALUED = Valuation(
+    account="DU1", conid=_STOCK_POSITION.conid, position=_STOCK_POSITION.position, avg_cost=9.0, price=10.0,
+    value=_STOCK_POSITION.position * 10.0, unrealized=_STOCK_POSITION.position, daily=0.0, realized=None,
+)  # fmt: skip
 
 
 def _fields(message: bytes) -> list[str]:
@@ -37,7 +45,7 @@ def _fields(message: bytes) -> list[str]:
         (outgoing.position(_STOCK_POSITION, _STOCK), 16),
         (outgoing.position_end(), 2),
         (outgoing.account_value("DU1", "NetLiquidation", "1.0", "USD"), 6),
-        (outgoing.portfolio_value(_STOCK_POSITION, _STOCK, 10.0), 20),
+        (outgoing.portfolio_value(_STOCK_POSITION, _STOCK, _VALUED), 20),
         (outgoing.account_update_time("12:00"), 3),
         (outgoing.account_download_end("DU1"), 3),
         (outgoing.account_update_multi(5, "DU1", "NetLiquidation", "1.0", "USD"), 8),
@@ -54,6 +62,9 @@ def _fields(message: bytes) -> list[str]:
         (outgoing.tick_size(5, 8, 100), 5),
         (outgoing.tick_snapshot_end(5), 3),
         (outgoing.market_data_type(5, 1), 4),
+        (tick_option_computation(5, 13, black_scholes(100.0, 100.0, 0.5, 0.3, "C")), 12),
+        (pnl.pnl_single(5, _VALUED), 7),
+        (pnl.pnl(5, [_VALUED]), 5),
     ],
 )
 def test_field_count(message: bytes, count: int) -> None:
@@ -61,5 +72,5 @@ def test_field_count(message: bytes, count: int) -> None:
 
 
 def test_a_stock_in_the_portfolio_has_right_0_like_the_real_gateway() -> None:
-    fields = _fields(outgoing.portfolio_value(_STOCK_POSITION, _STOCK, 10.0))
+    fields = _fields(outgoing.portfolio_value(_STOCK_POSITION, _STOCK, _VALUED))
     assert fields[7] == "0"

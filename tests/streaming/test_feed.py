@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 from possync.actors.streaming._feed import StreamFeed
-from possync.messages.domain import Contract, Observation, Source
+from possync.messages.domain import Contract, Observation, Source, Tick
 from possync.messages.routing import PositionChanged
 from possync.supervisors import FakeClock
 
@@ -34,7 +34,7 @@ def summary(rows: tuple[Observation, ...] | list[Observation]) -> list[tuple[str
 def test_a_tick_with_a_new_price_makes_one_observation_per_account() -> None:
     stream_feed = feed(position("DU1", 100.0, 150.0), position("DU2", -5.0, 149.0))
 
-    rows = stream_feed.on_tick(151.25, at(1))
+    rows = stream_feed.on_tick(Tick(151.25, at(1)))
 
     assert rows == (
         Observation("DU1", AAPL, 100.0, 150.0, 151.25, Source.STREAM, at(1)),
@@ -47,10 +47,10 @@ def test_a_tick_without_a_price_or_with_the_same_price_is_counted_but_observes_n
     stream_feed = feed(position("DU1", 100.0), clock=clock)
     assert stream_feed.last_tick_at is None
 
-    assert len(stream_feed.on_tick(151.25, at(1))) == 1
+    assert len(stream_feed.on_tick(Tick(151.25, at(1)))) == 1
     clock.advance(2.5)
-    assert stream_feed.on_tick(151.25, at(2)) == ()
-    assert stream_feed.on_tick(None, at(3)) == ()
+    assert stream_feed.on_tick(Tick(151.25, at(2))) == ()
+    assert stream_feed.on_tick(Tick(None, at(3))) == ()
 
     assert stream_feed.ticks == 3
     assert stream_feed.last_tick_at == 102.5
@@ -58,7 +58,7 @@ def test_a_tick_without_a_price_or_with_the_same_price_is_counted_but_observes_n
 
 
 def test_a_contract_no_account_holds_is_observed_as_position_zero_of_the_default_account() -> None:
-    rows = feed().on_tick(151.25, at(1))
+    rows = feed().on_tick(Tick(151.25, at(1)))
 
     assert rows == (Observation("DU0", AAPL, 0.0, None, 151.25, Source.STREAM, at(1)),)
 
@@ -68,12 +68,12 @@ def test_a_position_change_before_any_price_observes_nothing_but_counts_at_the_f
 
     assert stream_feed.position_changed(position("DU1", 40.0)) == ()
 
-    assert summary(stream_feed.on_tick(151.25, at(1))) == [("DU1", 40.0, 151.25)]
+    assert summary(stream_feed.on_tick(Tick(151.25, at(1)))) == [("DU1", 40.0, 151.25)]
 
 
 def test_a_position_change_once_a_price_is_known_is_observed_at_its_own_time() -> None:
     stream_feed = feed(position("DU1", 100.0))
-    stream_feed.on_tick(151.25, at(1))
+    stream_feed.on_tick(Tick(151.25, at(1)))
 
     rows = stream_feed.position_changed(position("DU2", 30.0, 152.0, seconds=5))
 
@@ -84,16 +84,16 @@ def test_a_changed_position_replaces_the_accounts_previous_one() -> None:
     stream_feed = feed(position("DU1", 100.0), position("DU2", 10.0))
     stream_feed.position_changed(position("DU1", 60.0))
 
-    rows = stream_feed.on_tick(151.25, at(1))
+    rows = stream_feed.on_tick(Tick(151.25, at(1)))
 
     assert sorted(summary(rows)) == [("DU1", 60.0, 151.25), ("DU2", 10.0, 151.25)]
 
 
 def test_take_rows_hands_over_every_observation_once_in_order() -> None:
     stream_feed = feed(position("DU1", 100.0))
-    stream_feed.on_tick(151.0, at(1))
+    stream_feed.on_tick(Tick(151.0, at(1)))
     stream_feed.position_changed(position("DU1", 80.0, seconds=2))
-    stream_feed.on_tick(152.0, at(3))
+    stream_feed.on_tick(Tick(152.0, at(3)))
 
     assert summary(stream_feed.take_rows()) == [
         ("DU1", 100.0, 151.0),
@@ -105,12 +105,12 @@ def test_take_rows_hands_over_every_observation_once_in_order() -> None:
 
 def test_a_closed_feed_neither_counts_ticks_nor_makes_observations() -> None:
     stream_feed = feed(position("DU1", 100.0))
-    stream_feed.on_tick(151.0, at(1))
+    stream_feed.on_tick(Tick(151.0, at(1)))
     stream_feed.take_rows()
 
     stream_feed.close()
 
-    assert stream_feed.on_tick(152.0, at(2)) == ()
+    assert stream_feed.on_tick(Tick(152.0, at(2))) == ()
     assert stream_feed.position_changed(position("DU1", 80.0)) == ()
     assert stream_feed.ticks == 1
     assert stream_feed.take_rows() == []

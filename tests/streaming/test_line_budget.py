@@ -25,7 +25,7 @@ def test_budget_10_with_15_active_never_holds_more_than_10_lines(
         wait_until(lambda: important.conid in (harness.settled() or ()), 30)
 
     assert sampler.maximum <= 10, f"the gateway held {sampler.maximum} lines with a budget of 10"
-    assert harness.lines() == 10
+    wait_until(lambda: harness.lines() == 10, 10, message="the important line is requested at the gateway")
     assert harness.slots().demotions == 1
     assert len(harness.queued()) == 6
     assert "demoted" in " ".join(harness.queued().values())
