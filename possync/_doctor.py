@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from possync.actors.gateway import GatewayProbe, MarketDataProbe, load_client, probe_gateway
+from possync.actors.lake import location_of
 from possync.actors.registry import StrategyLog, latest_per_conid
 from possync.config import ConfigError, Settings, load_settings
 from possync.messages.domain import Contract
@@ -93,7 +94,7 @@ def _checks(config: str | None, usual_ports: dict[int, str]) -> list[Check]:
 def _config(config: str | None, settings: Settings) -> Check:
     ib = settings.ib
     detail = f"{config or 'defaults'} is valid: gateway {ib.host}:{ib.port}, client id {ib.client_id}"
-    return Check("config", "ok", f"{detail}, {ib.client}, lake {settings.lake.root}")
+    return Check("config", "ok", f"{detail}, {ib.client}, lake {location_of(settings.lake)}")
 
 
 # --- the gateway ---
@@ -142,7 +143,7 @@ def _session_checks(settings: Settings) -> list[Check]:
 
 def _sample(settings: Settings) -> tuple[list[Contract], str]:
     """Up to `SAMPLE` active contracts of the registry, most important first, and where they came from."""
-    log = StrategyLog(Path(settings.lake.root))
+    log = StrategyLog(location_of(settings.lake))
     try:
         if log.version() is None:
             return [], "no registry yet: the first positions of the login"
