@@ -149,11 +149,11 @@ def _measure(tmp: Path, server: MotoServer, messages: list[WriteRows], seconds: 
 
     rows = {"local": in_parallel([LakeSettings(root=str(tmp / "local"))], messages, seconds)}
     rows["S3"] = in_parallel([s3("one", "a")], messages, seconds)
-    factor, lake_writer.ADAPT_FACTOR = lake_writer.ADAPT_FACTOR, 0.0
+    paced, lake_writer.min_gap_s = lake_writer.min_gap_s, lambda _p50: 0.0
     try:
         rows["S3, adaptive batching off"] = in_parallel([s3("off", "a")], messages, seconds)
     finally:
-        lake_writer.ADAPT_FACTOR = factor
+        lake_writer.min_gap_s = paced
     rows["S3, two writers on one table"] = in_parallel([s3("two", "a"), s3("two", "b")], messages, seconds)
     return rows
 

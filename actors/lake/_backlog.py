@@ -10,9 +10,10 @@ tick takes whatever is pending). A failed commit keeps its rows here and holds t
 exponential backoff; the next attempt takes everything pending, so a recovered lake catches up in few commits.
 Adaptive batching: a table commits at most once per `min_gap_s` (the writer sets it to `ADAPT_FACTOR` x the
 median commit time): when commits are slow (object storage) batches grow instead of commits, so rows/s stays
-high while commits/s stays at most 1 / (4 x commit time) per table; on a local lake (~10 ms) the gap is below
-the flush tick and changes nothing. A batch holds at most `MAX_BATCH_ROWS` rows (at least one chunk) so
-catching up after a long outage stays a series of bounded commits.
+high while commits/s stays at most 1 / (4 x commit time) per table. Only slow commits are paced (median at
+least `SLOW_COMMIT_S`): a local lake's (~10 ms) keep committing as soon as they are due. A batch holds at most
+`MAX_BATCH_ROWS` rows (at least one chunk) so catching up after a long outage stays a series of bounded
+commits.
 """
 
 from dataclasses import dataclass, field
@@ -24,6 +25,13 @@ RETRY_MIN_S = 0.5
 RETRY_MAX_S = 30.0
 ADAPT_FACTOR = 4.0
 """Commits take at most about 1 / ADAPT_FACTOR of the time of a table that is busy."""
+SLOW_COMMIT_S = 0.05
+"""A median commit time from which commits are paced (object storage; a local disk under heavy load)."""
+
+
+def min_gap_s(commit_p50_s: float) -> float:
+    """The least time between two commits of a table, given the median commit time (adaptive batching)."""
+    return ADAPT_FACTOR * commit_p50_s if commit_p50_s >= SLOW_COMMIT_S else 0.0
 
 
 @dataclass(frozen=True)

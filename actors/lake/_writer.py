@@ -67,7 +67,7 @@ from typing import Any
 import pyarrow as pa
 from loguru import logger
 
-from possync.actors.lake._backlog import ADAPT_FACTOR, Backlog
+from possync.actors.lake._backlog import Backlog, min_gap_s
 from possync.actors.lake._committer import LakeCommitter
 from possync.actors.lake._journal import Journal, JournalLockedError
 from possync.actors.lake._latency import CommitTimes
@@ -277,7 +277,7 @@ class LakeWriterActor(SupervisedActor):
             self._commits += 1
             self._rows_written += message.rows
             self._times.add(message.seconds, message.rows)
-            self._backlog.min_gap_s = ADAPT_FACTOR * self._times.seconds(0.5)
+            self._backlog.min_gap_s = min_gap_s(self._times.seconds(0.5))
             self._committed_at = self._now()
         self._clear_error(message.table)
         self._release_journal()

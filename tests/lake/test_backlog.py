@@ -4,7 +4,7 @@ import pyarrow as pa
 import pytest
 
 from possync.actors.lake import _backlog as lake_backlog
-from possync.actors.lake._backlog import RETRY_MAX_S, RETRY_MIN_S, Backlog
+from possync.actors.lake._backlog import RETRY_MAX_S, RETRY_MIN_S, Backlog, min_gap_s
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -74,3 +74,15 @@ def test_a_batch_is_capped_but_takes_at_least_one_chunk(monkeypatch: pytest.Monk
     backlog.committed("t", 1)
     backlog.add("t", 3, rows(4))
     assert [c.rid for c in backlog.take("t")] == [2, 3]
+
+
+def test_slow_commits_space_a_tables_commits_and_fast_ones_do_not() -> None:
+    assert min_gap_s(0.01) == 0.0 and min_gap_s(0.1) == pytest.approx(0.4)
+    backlog = Backlog(flush_rows=10)
+    backlog.min_gap_s = 0.4
+    backlog.add("t", 1, pa.table({"x": list(range(10))}))
+    backlog.committed("t", 0)
+    backlog.take("t", now=100.0)
+    backlog.committed("t", 0)  # the batch ended at once: the table must still wait for the gap
+    assert backlog.due_by_size(100.1) == [] and backlog.paced_until(100.1) == pytest.approx(100.4)
+    assert backlog.due_by_size(100.4) == ["t"] and backlog.due_by_time(100.4) == ["t"]
