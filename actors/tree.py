@@ -27,6 +27,8 @@ restart bookkeeping.
 
 from collections.abc import Callable
 
+import msgspec
+
 from possync.actors.gateway import ConnectionActor, OutageLog
 from possync.actors.lake import LakeWriterActor, location_of
 from possync.actors.names import (
@@ -51,7 +53,7 @@ from possync.actors.streaming import (
     StreamTemplate,
     UpdateDispatcherActor,
 )
-from possync.config.settings import Settings, SupervisionSettings
+from possync.config.settings import QueueSettings, Settings, SupervisionSettings
 from possync.messages.domain import Observation
 from possync.messages.lake import LakeRow
 from possync.supervisors import Backoff, ChildSpec, OnMaxIntensity, Spec, Strategy, SupervisorSpec
@@ -87,7 +89,7 @@ def app_spec(
                 args=(location_of(settings.lake), settings.registry),
                 kwargs={"account": settings.ib.account},
             ),
-            ChildSpec(QUEUE, QueueActor, args=(settings.queue,)),
+            ChildSpec(QUEUE, QueueActor, args=(queue_settings(settings),)),
             session_spec(settings, updates, workers=_workers(settings), outage=outage),
         ),
         intensity=supervision.intensity,
@@ -136,6 +138,15 @@ def session_spec(
         intensity=supervision.intensity,
         **_restarts(supervision),
     )
+
+
+def queue_settings(settings: Settings) -> QueueSettings:
+    """The queue's settings with its state file resolved: "" means `<lake.local_dir>/_state/queue.msgpack`."""
+    queue = settings.queue
+    if queue.state_file:
+        return queue
+    state = location_of(settings.lake).local_dir / "_state" / "queue.msgpack"
+    return msgspec.structs.replace(queue, state_file=str(state))
 
 
 def backoff_from(supervision: SupervisionSettings) -> Backoff | None:

@@ -19,6 +19,7 @@ from typing import TextIO
 from possync.actors.gateway import GatewayProbe, MarketDataProbe, load_client, probe_gateway
 from possync.actors.lake import location_of
 from possync.actors.registry import StrategyLog, latest_per_conid
+from possync.actors.tree import queue_settings
 from possync.config import ConfigError, Settings, load_settings
 from possync.messages.domain import Contract
 
@@ -231,11 +232,12 @@ def lake_writable(settings: Settings) -> Check:
     root = settings.lake.root
     if "://" in root:
         return Check("lake writable", "skip", f"{root} is object storage: checked by the service at start")
-    for path in (Path(root), Path(settings.queue.state_file).parent):
+    state = Path(queue_settings(settings).state_file).parent
+    for path in (Path(root), state):
         problem = _unwritable(path)
         if problem:
             return Check("lake writable", "fail", problem, f"make {path} a writable directory, or change it")
-    return Check("lake writable", "ok", f"{root} and {Path(settings.queue.state_file).parent} are writable")
+    return Check("lake writable", "ok", f"{root} and {state} are writable")
 
 
 def _unwritable(path: Path) -> str:

@@ -68,3 +68,15 @@ def test_writers_racing_for_a_free_lease_get_exactly_one_holder(tmp_path: Path) 
         thread.join(30)
     state = lease_state(location)
     assert len(won) == 1 and state is not None and state.holder == won[0]
+
+
+def test_the_queue_state_lives_under_the_local_dir_unless_configured(tmp_path: Path) -> None:
+    from possync.actors.tree import queue_settings
+    from possync.config.settings import QueueSettings, Settings
+
+    local = Settings(lake=LakeSettings(root=str(tmp_path / "lake")))
+    remote = Settings(lake=LakeSettings(root="s3://b/p", local_dir=str(tmp_path / "s")))
+    chosen = Settings(queue=QueueSettings(state_file="q.msgpack"))
+    assert queue_settings(local).state_file == str(tmp_path / "lake" / "_state" / "queue.msgpack")
+    assert queue_settings(remote).state_file == str(tmp_path / "s" / "_state" / "queue.msgpack")
+    assert queue_settings(chosen).state_file == "q.msgpack"
