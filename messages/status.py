@@ -13,6 +13,8 @@ class ConnectionStatus(msgspec.Struct, frozen=True):
     reconnects: int = 0
     pacing_delays: int = 0
     last_error: str = ""
+    refusals: dict[int, int] = {}
+    """Market-data requests (lines, snapshots) the gateway refused this session, by error code."""
 
 
 class SlotStatus(msgspec.Struct, frozen=True):
@@ -33,6 +35,12 @@ class StreamStatus(msgspec.Struct, frozen=True):
     conid: int
     state: str
     last_tick_age_s: float | None = None
+    data_type: str | None = None
+    """What kind of data the line serves: live, frozen, delayed, delayed_frozen (None before a tick)."""
+    refusal_code: int | None = None
+    """When not streaming: the code of the gateway's last refusal of its market data (None: none)."""
+    refusal: str = ""
+    """That refusal's text."""
 
 
 class QueueStatus(msgspec.Struct, frozen=True):

@@ -38,6 +38,12 @@ class StatusCollector:
         yield _counter(
             "possync_leaked_slots_reclaimed", "Leaked slot leases reclaimed", s.slots.leaks_reclaimed
         )
+        refusals = CounterMetricFamily(
+            "possync_refusals", "Market-data requests refused by the gateway, by code", labels=["code"]
+        )
+        for code, count in sorted(s.connection.refusals.items()):
+            refusals.add_metric([str(code)], count)
+        yield refusals
         restarts = CounterMetricFamily("possync_restarts", "Actor restarts by supervision", labels=["actor"])
         for actor, count in sorted(s.supervision.restarts_by_actor.items()):
             restarts.add_metric([actor], count)

@@ -16,6 +16,7 @@ import pykka
 
 import possync.messages.status as report
 from possync.actors.names import CONNECTION, LAKE_WRITER, QUEUE, SLOT_ALLOCATOR, STREAMS
+from possync.actors.service._refusal_health import competing_session
 from possync.config.settings import Settings
 from possync.messages.connection import ConnectionStatus, GetConnectionStatus
 from possync.messages.lake import GetLakeStatus, LakeStatus
@@ -158,6 +159,7 @@ class StatusReport:
             reconnects=self.counts.reconnects(),
             pacing_delays=status.pacing_delays if status else 0,
             last_error="" if status else self.counts.connection_error(),
+            refusals=status.refusals if status else {},
         )
 
     def _slots(self, status: SlotStatus | None) -> report.SlotStatus:
@@ -200,6 +202,7 @@ class StatusReport:
         parked = sorted(s.conid for s in streams if s is not None and s.state is StreamState.PARKED)
         if parked:
             reasons.append(f"the gateway refused market data for active conids {parked}")
+        reasons.extend(competing_session(streams))
         others = (
             (LAKE_WRITER, QUEUE) if CONNECTION in missing else (LAKE_WRITER, QUEUE, SLOT_ALLOCATOR, STREAMS)
         )
@@ -214,7 +217,14 @@ def _stream(conid: int, status: StreamStatus | None) -> report.StreamStatus:
     state = str(status.state)
     if status.state is StreamState.STREAMING and status.ticks == 0:
         state = "subscribed"  # holds a line, no tick yet
-    return report.StreamStatus(conid, state, status.last_tick_age_s)
+    return report.StreamStatus(
+        conid,
+        state,
+        status.last_tick_age_s,
+        data_type=str(status.data_type) if status.data_type is not None else None,
+        refusal_code=status.refusal_code,
+        refusal=status.refusal,
+    )
 
 
 def _lake(status: LakeStatus | None) -> report.LakeStatusSummary:
