@@ -63,7 +63,7 @@ def test_a_storm_of_subscriptions_is_paced_below_the_gateway_limit(
     session = session_on(sim, Recording())
     ticked: set[int] = set()
     for i, position in enumerate(sim.positions()):
-        session.subscribe(SlotLease(i, 1), _contract(position), lambda _p, _t, i=i: ticked.add(i) or ())
+        session.subscribe(SlotLease(i, 1), _contract(position), lambda _tick, i=i: ticked.add(i) or ())
 
     wait_until(lambda: sim.stats().subscriptions == 100, 20)
     assert sim.stats().pacing_violations == 0

@@ -61,7 +61,9 @@ def test_status_is_the_status_document(endpoint):
         "refused_101": 3,
         "leaks_reclaimed": 0,
     }
-    assert document["streams"] == [{"conid": 1, "state": "streaming", "last_tick_age_s": 0.2}]
+    stream = {"conid": 1, "state": "streaming", "last_tick_age_s": 0.2}
+    stream |= {"data_type": None, "refusal_code": None, "refusal": ""}
+    assert document["streams"] == [stream]
     assert document["queue"]["depth"] == 42
 
 
