@@ -62,6 +62,13 @@ def _stream_data_types(root: Path) -> dict[int, set[str | None]]:
     return found
 
 
+def _stream_prices(root: Path) -> int:
+    """How many distinct (conid, market price) the stream rows hold."""
+    table = DeltaTable(str(root / POSITION_UPDATES.name))
+    sql = "SELECT count(*) AS n FROM (SELECT DISTINCT conid, market_price FROM t WHERE source = 'stream')"
+    return query(table, sql)["n"][0].as_py()
+
+
 def _lines_match(service: Service, sim: Simulator) -> bool:
     """No line leaked: the gateway holds exactly the lines our allocator leases."""
     status = service.status()
@@ -177,6 +184,7 @@ def test_frozen_data_of_a_closed_market_is_one_price_per_contract_marked_frozen(
         wait_until(lambda: _stream_data_types(root).keys() >= set(conids), WAIT_S, message="frozen rows")
         assert all(types == {"frozen"} for types in _stream_data_types(root).values())
         assert all(_streams(service)[c].data_type == "frozen" for c in conids)
+        holds_throughout(lambda: _stream_prices(root) == 3, 1.0, message="one price per contract")
 
 
 @pytest.mark.timeout(90)
