@@ -15,7 +15,7 @@ from possync._run import demo_contract
 from possync.actors.lake._query import query
 from possync.actors.lake._tables import POSITION_UPDATES
 from possync.actors.registry._store import append_change
-from possync.messages.domain import utc_now
+from possync.messages.domain import DataType, Observation, Source, utc_now
 from possync.messages.lake import StrategyChange
 from possync.messages.status import ServiceStatus, StreamStatus
 from possync.simulator import Simulator
@@ -81,8 +81,13 @@ def test_without_live_permission_every_active_contract_streams_delayed_data_and_
 ) -> None:
     sim = simulator_factory(no_live_fraction=1.0)
     conids = _activate(sim, tmp_path, 5)
+    observed: list[Observation] = []
     with _service(sim, tmp_path) as service:
+        service.on_observation(observed.append)
         wait_until(lambda: _all_streaming(service, conids, "delayed"), WAIT_S, message="5 delayed streams")
+        streamed = lambda: [o for o in list(observed) if o.source is Source.STREAM]  # noqa: E731
+        wait_until(lambda: {o.contract.conid for o in streamed()} >= set(conids), WAIT_S, message="handlers")
+        assert {o.data_type for o in streamed()} == {DataType.DELAYED}, "handlers are told the type too"
         root = tmp_path / "lake"
         wait_until(lambda: _stream_data_types(root).keys() >= set(conids), WAIT_S, message="stream rows")
         assert all(types == {"delayed"} for types in _stream_data_types(root).values())
