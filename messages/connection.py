@@ -102,6 +102,8 @@ class ConnectionStatus(msgspec.Struct, frozen=True):
     pacing_delays: int
     suspect: tuple[str, ...]
     snapshots: int = 0
+    refusals: dict[int, int] = {}
+    """Market-data requests (lines and snapshots) the gateway refused in this session, by error code."""
 
 
 class GatewayNotice(msgspec.Struct, frozen=True):

@@ -20,6 +20,8 @@ class ConnectionStatus(msgspec.Struct, frozen=True):
     last_error: str = ""
     connected_since: datetime | None = None
     """When the current session connected (UTC); None while not connected."""
+    refusals: dict[int, int] = {}
+    """Market-data requests (lines, snapshots) the gateway refused this session, by error code."""
 
 
 class SlotStatus(msgspec.Struct, frozen=True):
@@ -47,6 +49,13 @@ class StreamStatus(msgspec.Struct, frozen=True):
     last_price: float | None = None
     reason: str = ""
     ticks: int = 0
+
+    data_type: str | None = None
+    """What kind of data the line serves: live, frozen, delayed, delayed_frozen (None before a tick)."""
+    refusal_code: int | None = None
+    """When not streaming: the code of the gateway's last refusal of its market data (None: none)."""
+    refusal: str = ""
+    """That refusal's text."""
 
 
 class ParkedPosition(msgspec.Struct, frozen=True):

@@ -32,6 +32,12 @@ class StatusCollector:
         yield from _lake(s)
         yield _counter("possync_reconnects", "Gateway reconnections", s.connection.reconnects)
         yield _counter("possync_pacing_delays", "Requests delayed by pacing", s.connection.pacing_delays)
+        refusals = CounterMetricFamily(
+            "possync_refusals", "Market-data requests refused by the gateway, by code", labels=["code"]
+        )
+        for code, count in sorted(s.connection.refusals.items()):
+            refusals.add_metric([str(code)], count)
+        yield refusals
         restarts = CounterMetricFamily("possync_restarts", "Actor restarts by supervision", labels=["actor"])
         for actor, count in sorted(s.supervision.restarts_by_actor.items()):
             restarts.add_metric([actor], count)

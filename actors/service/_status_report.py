@@ -17,6 +17,7 @@ import pykka
 
 import possync.messages.status as report
 from possync.actors.names import CONNECTION, LAKE_WRITER, QUEUE, SLOT_ALLOCATOR, STREAMS
+from possync.actors.service._refusal_health import competing_session
 from possync.config.settings import Settings
 from possync.messages.connection import ConnectionStatus, GetConnectionStatus
 from possync.messages.lake import GetLakeStatus, LakeStatus
@@ -190,6 +191,7 @@ class StatusReport:
             pacing_delays=status.pacing_delays if status else 0,
             last_error="" if status else self.counts.connection_error(),
             connected_since=self.counts.connected_since() if status else None,
+            refusals=status.refusals if status else {},
         )
 
     def _slots(self, status: SlotStatus | None) -> report.SlotStatus:
@@ -233,6 +235,7 @@ class StatusReport:
         parked = sorted(s.conid for s in streams if s is not None and s.state is StreamState.PARKED)
         if parked:
             reasons.append(f"the gateway refused market data for active conids {parked}")
+        reasons.extend(competing_session(streams))
         others = (
             (LAKE_WRITER, QUEUE) if CONNECTION in missing else (LAKE_WRITER, QUEUE, SLOT_ALLOCATOR, STREAMS)
         )
@@ -258,6 +261,9 @@ def _stream(conid: int, status: StreamStatus | None) -> report.StreamStatus:
         last_price=status.market_price,
         reason=status.reason,
         ticks=status.ticks,
+        data_type=str(status.data_type) if status.data_type is not None else None,
+        refusal_code=status.refusal_code,
+        refusal=status.refusal,
     )
 
 

@@ -22,7 +22,7 @@ from collections import deque
 from datetime import datetime
 
 from possync.messages.connection import TickSink
-from possync.messages.domain import Contract, Observation, Source, Tick
+from possync.messages.domain import Contract, DataType, Observation, Source, Tick
 from possync.messages.routing import PositionChanged
 from possync.supervisors.clock import Clock
 
@@ -71,6 +71,11 @@ class StreamFeed(TickSink):
             return ()
         self.market_price = tick.market_price
         return self._observe(self._positions or (None,), tick.event_ts)
+
+    @property
+    def data_type(self) -> DataType | None:
+        """What kind of data the last tick was (None before one)."""
+        return self._tick.data_type if self._tick is not None else None
 
     def take_rows(self) -> list[Observation]:
         """The observations made since the last call, in order (the stream's, for the lake writer)."""
