@@ -38,7 +38,7 @@ from possync.messages.poller import PositionsReply, PositionsRequest
 from possync.messages.queue import Batch, GetQueueStatus, RecordOutcomes, Resync, SaveTick, TakeBatch
 from possync.messages.registry import GetActiveContracts
 from possync.messages.routing import ContractDeactivated, Dequeue, Enqueue, PositionChanged
-from possync.supervisors import ChildContext
+from possync.supervisors import ChildContext, LastingLog
 
 MAX_PENDING_AUDIT_ROWS = 100_000
 """Audit rows kept while the lake writer is away; beyond this the oldest are dropped (and counted)."""
@@ -57,6 +57,7 @@ class QueueActor(TreeActor):
         self._audit: list[QueueAttempt] = []
         self._dropped_audit = 0
         self._resync_timer = SelfTimer(self.ctx, self.actor_ref)
+        self._postponed = LastingLog(level="INFO")
 
     def on_start(self) -> None:
         """Load the state file, schedule saving, and resync with the gateway's positions."""
@@ -124,9 +125,10 @@ class QueueActor(TreeActor):
             active = ask_by_name(self.ctx, REGISTRY, GetActiveContracts(), self._ask_timeout_s)
             reply: PositionsReply = ask_by_name(self.ctx, CONNECTION, PositionsRequest(), self._ask_timeout_s)
         except Unavailable as error:
-            logger.info("queue: resync postponed ({})", error)
+            self._postponed.still("resync", f"queue: resync postponed ({error})")
             self._resync_timer.arm(self._settings.backoff_min_s, Resync())
             return
+        self._postponed.ended("resync", "queue: resync with the gateway's positions resumed")
         if not reply.complete:
             self._resync_timer.arm(self._settings.backoff_min_s, Resync())
         active_conids = {a.contract.conid for a in active.contracts}
