@@ -62,6 +62,7 @@ from possync.messages.connection import (
     VerifyStream,
 )
 from possync.messages.domain import Observation
+from possync.messages.lifecycle import AccountDataRestored
 from possync.messages.poller import PositionsRequest
 from possync.messages.routing import PositionChanged
 from possync.messages.slots import ReleaseSlot, SlotLease, SlotRefused
@@ -195,6 +196,8 @@ class ConnectionActor(SupervisedActor):
                 return self._session.positions(conids, self._settings.account, _POSITIONS_TIMEOUT_S)
             case GetConnectionStatus():
                 return self._status()
+            case AccountDataRestored():
+                self._account_data_restored(message)
             case _:
                 logger.warning("connection: ignored unexpected message {!r}", message)
         return None
@@ -316,6 +319,15 @@ class ConnectionActor(SupervisedActor):
             logger.info("gateway reached IB again (1102): verifying {} streams", len(self._subscribers))
             for subscriber in self._subscribers.values():
                 tell_quietly(subscriber.reply_to, VerifyStream())
+        self._session.resubmit_account_data(data_lost)  # positions and account updates (#14)
+
+    def _account_data_restored(self, outcome: AccountDataRestored) -> None:
+        """Log the resubmitted account subscriptions; a gateway that does not answer them is reconnected."""
+        what = "resubscribed after 1101" if outcome.data_lost else "verified after 1102"
+        if outcome.error:
+            self._give_up(f"positions and account updates not {what}: {outcome.error}")
+        accounts = ", ".join(outcome.accounts) or "none"
+        logger.info("positions ({}) and account updates ({}) {}", outcome.positions, accounts, what)
 
     def _set_suspect(self, key: object, reason: str) -> None:
         if self._suspects.get(key) != reason:
