@@ -26,6 +26,7 @@ restart bookkeeping.
 """
 
 from collections.abc import Callable
+from functools import partial
 
 from possync.actors.gateway import ConnectionActor, OutageLog
 from possync.actors.lake import LakeWriterActor
@@ -42,7 +43,7 @@ from possync.actors.names import (
     STREAMS,
     UPDATES,
 )
-from possync.actors.polling import PollerActor, QueueActor, ReconcilerActor
+from possync.actors.polling import PollerActor, QueueActor, ReconcilerActor, identity_of
 from possync.actors.registry import RegistryActor
 from possync.actors.streaming import (
     SlotAllocatorActor,
@@ -51,6 +52,7 @@ from possync.actors.streaming import (
     StreamTemplate,
     UpdateDispatcherActor,
 )
+from possync.config.paths import queue_state_file
 from possync.config.settings import Settings, SupervisionSettings
 from possync.messages.domain import Observation
 from possync.messages.lake import LakeRow
@@ -82,7 +84,7 @@ def app_spec(
         children=(
             writer,
             ChildSpec(REGISTRY, RegistryActor, args=(settings.lake.root, settings.registry)),
-            ChildSpec(QUEUE, QueueActor, args=(settings.queue,)),
+            _queue(settings),
             session_spec(settings, updates, workers=_workers(settings), outage=outage),
         ),
         intensity=supervision.intensity,
@@ -138,6 +140,14 @@ def backoff_from(supervision: SupervisionSettings) -> Backoff | None:
     if supervision.backoff_min_s > 0:
         return Backoff(supervision.backoff_min_s, supervision.backoff_max_s)
     return None
+
+
+def _queue(settings: Settings) -> ChildSpec:
+    """The queue, its state file next to its lake, recording that lake and the gateway (#14)."""
+    ib = settings.ib
+    identify = partial(identity_of, settings.lake.root, ib.host, ib.port, ib.account)
+    kwargs = {"state_file": queue_state_file(settings), "identify": identify}
+    return ChildSpec(QUEUE, QueueActor, args=(settings.queue,), kwargs=kwargs)
 
 
 def _workers(settings: Settings) -> tuple[Spec, ...]:

@@ -85,7 +85,7 @@ class QueueSettings(Section):
     backoff_max_s: Seconds = 300.0  # cap of that delay
     park_s: Seconds = 3600.0  # a parked position is tried again after this long
     lease_s: Seconds = 30.0  # a position handed to the poller and not answered is due again after this
-    state_file: NonEmptyStr = "state/queue.msgpack"  # the queue's own state, kept across restarts
+    state_file: str = ""  # the queue's own state across restarts; "": <lake.root>/_state/queue.msgpack
     save_interval_s: Seconds = 1.0  # the state file is saved at most this long after a change
 
 

@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
 import msgspec
 from loguru import logger
@@ -18,6 +19,7 @@ from possync._service import Service
 from possync.actors.gateway import load_client
 from possync.actors.service import LiveStatus, Terminal, configure_logging, summary
 from possync.config import Settings
+from possync.config.paths import queue_state_file
 from possync.messages.domain import Contract
 from possync.simulator import DemoPosition, Simulator, SimulatorConfig
 from possync.supervisors import TreeStartError
@@ -100,7 +102,9 @@ def _start_service(settings: Settings, fallback_port: bool) -> Service:
         raise RuntimeFailure(str(error)) from error
     ib = settings.ib
     where = f"http://{http.host}:{service.http_port}/status" if service.http_port else "no status endpoint"
-    logger.info("possync running: gateway {}:{}, lake {}, {}", ib.host, ib.port, settings.lake.root, where)
+    root = settings.lake.root
+    lake, state = root if "://" in root else Path(root).resolve(), queue_state_file(settings).resolve()
+    logger.info("possync running: gateway {}:{}, lake {}, state {}, {}", ib.host, ib.port, lake, state, where)
     return service
 
 
