@@ -4,5 +4,6 @@ from possync.actors.polling._identity import StateIdentity, identity_of
 from possync.actors.polling._poller import PollerActor
 from possync.actors.polling._queue import QueueActor
 from possync.actors.polling._reconciler import ReconcilerActor
+from possync.actors.polling._sizing import shortfall
 
-__all__ = ["PollerActor", "QueueActor", "ReconcilerActor", "StateIdentity", "identity_of"]
+__all__ = ["PollerActor", "QueueActor", "ReconcilerActor", "StateIdentity", "identity_of", "shortfall"]

@@ -39,6 +39,7 @@ from possync.actors import SelfTimer, TreeActor, Unavailable, ask_by_name, tell_
 from possync.actors.names import CONNECTION, LAKE_WRITER, REGISTRY
 from possync.actors.polling._book import AuditEntry, PollQueue
 from possync.actors.polling._identity import StateIdentity, accounts_mismatch
+from possync.actors.polling._sizing import batch_limit
 from possync.actors.polling._state_file import load_queue_state, save_queue_state, set_aside
 from possync.config.settings import QueueSettings
 from possync.messages.domain import utc_now
@@ -102,10 +103,11 @@ class QueueActor(TreeActor):
             case PositionChanged():
                 self._book.learn_position(message, now)
                 self._dirty = True
-            case TakeBatch(limit=limit):
+            case TakeBatch():
+                limit = self._limit(message)
                 items = self._book.take_due(now, limit)
                 self._dirty = self._dirty or bool(items)
-                return Batch(tuple(items), self._book.oldest_age(now))
+                return Batch(tuple(items), self._book.oldest_age(now), limit)
             case RecordOutcomes(outcomes=outcomes):
                 for outcome in outcomes:
                     self._audit_rows(self._book.record(outcome, now))
@@ -132,6 +134,14 @@ class QueueActor(TreeActor):
             case _:
                 logger.warning("queue: ignored unexpected message {!r}", message)
         return None
+
+    def _limit(self, request: TakeBatch) -> int:
+        """The batch the poller asked for, grown to what the queue's size needs (`_sizing`)."""
+        if request.interval_s <= 0:
+            return request.limit
+        most = max(request.max_limit, request.limit)
+        size, refresh_s = len(self._book), self._settings.refresh_s
+        return batch_limit(size, request.limit, most, request.interval_s, refresh_s)
 
     def _save(self) -> None:
         self._learn_table_id()

@@ -16,6 +16,7 @@ import pykka
 
 import possync.messages.status as report
 from possync.actors.names import CONNECTION, LAKE_WRITER, QUEUE, SLOT_ALLOCATOR, STREAMS
+from possync.actors.polling import shortfall
 from possync.config.settings import Settings
 from possync.messages.connection import ConnectionStatus, GetConnectionStatus
 from possync.messages.lake import GetLakeStatus, LakeStatus
@@ -197,6 +198,8 @@ class StatusReport:
             reasons.append(f"lake writer: {lake.last_error}")
         if queue is not None and queue.parked:
             reasons.append(f"{len(queue.parked)} queued positions parked after repeated failures")
+        if queue is not None and (behind := self._poller_shortfall(queue.size)):
+            reasons.append(behind)
         parked = sorted(s.conid for s in streams if s is not None and s.state is StreamState.PARKED)
         if parked:
             reasons.append(f"the gateway refused market data for active conids {parked}")
@@ -205,6 +208,11 @@ class StatusReport:
         )
         reasons.extend(missing[name] for name in others if name in missing)
         return reasons
+
+    def _poller_shortfall(self, size: int) -> str:
+        """Why the poller cannot refresh `size` positions within queue.refresh_s, if it cannot (#14)."""
+        poller = self._settings.poller
+        return shortfall(size, poller.max_batch, poller.interval_s, self._settings.queue.refresh_s)
 
 
 def _stream(conid: int, status: StreamStatus | None) -> report.StreamStatus:
