@@ -28,7 +28,6 @@ from possync._run import SIM_LAKE, demo_settings, run_service
 from possync.actors.lake import LakeRowError, LatestPositions
 from possync.actors.registry import (
     StrategyLog,
-    UnknownContract,
     activation,
     append_change,
     deactivation,
@@ -145,19 +144,14 @@ def activate(args: argparse.Namespace, settings: Settings) -> int:
     """Append an activation to active_strategies (the running service picks it up within seconds)."""
     root = Path(settings.lake.root)
     contract = None
-    if args.symbol or args.sec_type:
-        if not (args.symbol and args.sec_type):
-            raise UsageError(
-                "give both --symbol and --sec-type, or neither (the lake then knows the contract)"
-            )
-        contract = Contract(args.conid, args.symbol, args.sec_type, args.expiry, args.strike, args.right)
-    try:
-        change = activation(root, args.conid, args.strategy_id, args.priority, CHANGED_BY, contract)
-    except UnknownContract as error:
-        raise UsageError(f"{error} (--symbol and --sec-type)") from error
+    if args.symbol or args.sec_type:  # any descriptive field given: the service completes the rest
+        fields = (args.symbol or "", args.sec_type or "", args.expiry, args.strike, args.right)
+        contract = Contract(args.conid, *fields)
+    change = activation(root, args.conid, args.strategy_id, args.priority, CHANGED_BY, contract)
     _append(root, change)
+    what = change.contract.symbol or "described by the gateway once the service runs"
     print(
-        f"conid {args.conid} ({change.contract.symbol}) active for strategy {args.strategy_id!r}, priority "
+        f"conid {args.conid} ({what}) active for strategy {args.strategy_id!r}, priority "
         f"{args.priority}; the service picks it up within {settings.registry.refresh_interval_s:g}s"
     )
     return 0

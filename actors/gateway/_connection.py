@@ -62,7 +62,7 @@ from possync.messages.connection import (
     VerifyStream,
 )
 from possync.messages.domain import Observation
-from possync.messages.lifecycle import AccountDataRestored
+from possync.messages.lifecycle import AccountDataRestored, DescribeContract
 from possync.messages.poller import PositionsRequest
 from possync.messages.routing import PositionChanged
 from possync.messages.slots import ReleaseSlot, SlotLease, SlotRefused
@@ -198,6 +198,8 @@ class ConnectionActor(SupervisedActor):
                 return self._status()
             case AccountDataRestored():
                 self._account_data_restored(message)
+            case DescribeContract(conid=conid, reply_to=reply_to):
+                self._session.describe(conid, partial(tell_quietly, reply_to))
             case _:
                 logger.warning("connection: ignored unexpected message {!r}", message)
         return None

@@ -28,6 +28,7 @@ from possync.actors.gateway._account_data import AccountData
 from possync.actors.gateway._client import IbClient, load_client
 from possync.actors.gateway._connect import GatewayUnreachable, connect, unreachable
 from possync.actors.gateway._convert import position_changed
+from possync.actors.gateway._details import ContractDetails
 from possync.actors.gateway._lines import Lines, TickHandler
 from possync.actors.gateway._pacing import Pacer
 from possync.actors.gateway._positions import positions_reply
@@ -147,6 +148,10 @@ class IbSession:
         """Ask for the positions subscription (and after 1101 the account updates) again (`_account_data`)."""
         self._call(self._account_data.resubmit, data_lost)
 
+    def describe(self, conid: int, on_done: Callable[[Any], None]) -> None:
+        """Describe `conid` (contract details, cached, paced); `on_done` gets it in the loop thread."""
+        self._call(self._details.describe, conid, partial(self._unless_closing, on_done))
+
     def snapshots(
         self,
         orders: tuple[SnapshotOrder, ...],
@@ -187,6 +192,7 @@ class IbSession:
             self._snapshots = Snapshots(self._client, ib, self._pacer, contracts)
             self._watchdog = SilenceWatchdog(ib, self._pacer, self._silence_s, self._emit)
             self._account_data = AccountData(ib, self._pacer, self._emit)
+            self._details = ContractDetails(ib, self._client.module, self._pacer)
             drain = self._loop.create_task(self._lines.send_requests())
             ready.set_result(None)
             self._loop.run_forever()
@@ -252,6 +258,8 @@ class IbSession:
 
     def _on_error(self, req_id: int, code: int, message: str, contract: Any, *_: object) -> None:
         harmless = code in _NOT_FAILURES or code in _WARNINGS
+        if not harmless and self._details.on_error(contract, code, message):
+            return
         if self._snapshots.on_error(req_id, code, message, harmless):
             return
         if self._lines.owns(contract):

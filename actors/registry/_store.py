@@ -135,17 +135,11 @@ def append_rows(root: Path, data: pa.Table, attempts: int = 8) -> None:
 def activation(
     root: Path, conid: int, strategy_id: str, priority: int, changed_by: str, contract: Contract | None = None
 ) -> StrategyChange:
-    """An activation of `conid`, with its contract fields from `contract` or else from the lake's positions.
-
-    Raises UnknownContract when no contract is given and the lake has never seen a position of `conid`.
-    """
+    """An activation of `conid`, with its contract fields from `contract` or else from the lake's positions;
+    a conid the lake has never seen is activated by its conid alone (the service asks the gateway to
+    describe it and completes the row)."""
     if contract is None:
-        contract = latest_contracts(root, [conid]).get(conid)
-        if contract is None:
-            raise UnknownContract(
-                f"conid {conid} is not among the positions in the lake at {root}: activate a contract the "
-                "account holds, or give its symbol and security type"
-            )
+        contract = latest_contracts(root, [conid]).get(conid) or Contract(conid, "", "")
     return StrategyChange(contract, strategy_id, priority, True, utc_now(), changed_by)
 
 

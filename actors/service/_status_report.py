@@ -15,11 +15,12 @@ from typing import Any
 import pykka
 
 import possync.messages.status as report
-from possync.actors.names import CONNECTION, LAKE_WRITER, QUEUE, SLOT_ALLOCATOR, STREAMS
+from possync.actors.names import CONNECTION, LAKE_WRITER, QUEUE, REGISTRY, SLOT_ALLOCATOR, STREAMS
 from possync.actors.polling import shortfall
 from possync.config.settings import Settings
 from possync.messages.connection import ConnectionStatus, GetConnectionStatus
 from possync.messages.lake import GetLakeStatus, LakeStatus
+from possync.messages.lifecycle import GetParkedContracts, ParkedContract
 from possync.messages.queue import GetQueueStatus, QueueStatus
 from possync.messages.slots import GetSlotStatus, SlotStatus
 from possync.messages.streams import (
@@ -128,6 +129,7 @@ class StatusReport:
             (QUEUE, GetQueueStatus()),
             (LAKE_WRITER, GetLakeStatus()),
             (STREAMS, GetActiveStreams()),
+            (REGISTRY, GetParkedContracts()),
         ):
             answers.ask(name, message)
         connection: ConnectionStatus | None = answers.get(CONNECTION)
@@ -146,7 +148,10 @@ class StatusReport:
             queue=report.QueueStatus(queue.size, len(queue.parked)) if queue else report.QueueStatus(0),
             lake=_lake(lake),
             supervision=self.counts.supervision(),
-            degraded=self._reasons(connection, lake, queue, list(streams.values()), answers.missing),
+            degraded=[
+                *self._reasons(connection, lake, queue, list(streams.values()), answers.missing),
+                *_parked_contracts(answers.get(REGISTRY)),
+            ],
         )
 
     def _connection(self, status: ConnectionStatus | None) -> report.ConnectionStatus:
@@ -213,6 +218,14 @@ class StatusReport:
         """Why the poller cannot refresh `size` positions within queue.refresh_s, if it cannot (#14)."""
         poller = self._settings.poller
         return shortfall(size, poller.max_batch, poller.interval_s, self._settings.queue.refresh_s)
+
+
+def _parked_contracts(parked: tuple[ParkedContract, ...] | None) -> list[str]:
+    """One reason per active conid the gateway does not know (#14)."""
+    return [
+        f"active conid {p.conid} (strategy {p.strategy_id!r}) parked: {p.reason}; fix or deactivate it"
+        for p in parked or ()
+    ]
 
 
 def _stream(conid: int, status: StreamStatus | None) -> report.StreamStatus:
