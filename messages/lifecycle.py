@@ -25,6 +25,8 @@ class TradingHours(msgspec.Struct, frozen=True):
     time_zone: str
     trading: str
     liquid: str = ""
+    clock_offset_s: float = 0.0
+    """The gateway's clock minus ours when described (its hours are in its time)."""
 
 
 class DescribeContract(msgspec.Struct, frozen=True):

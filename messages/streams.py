@@ -19,6 +19,7 @@ class StreamState(StrEnum):
     STREAMING = "streaming"  # holds a line and is subscribed
     QUEUED = "queued"  # no line (none free, demoted, or refused with 101): in the queue, waiting for one
     PARKED = "parked"  # the gateway refused its market data for good (e.g. 200): in the queue only
+    MARKET_CLOSED = "market_closed"  # holds its line; outside its trading hours silence is expected
 
 
 class CheckSilence(msgspec.Struct, frozen=True):
