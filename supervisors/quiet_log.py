@@ -26,6 +26,7 @@ Clock = Callable[[], float]
 @dataclass(slots=True)
 class _Burst:
     began: float
+    level: str
     count: int = 0
     names: list[str] = field(default_factory=list)
 
@@ -43,8 +44,9 @@ class BurstLog:
         self._lock = threading.Lock()
         self._bursts: dict[str, _Burst] = {}
 
-    def add(self, message: str, name: object) -> None:
-        """One event `message` about `name`: logged at once if it starts a burst, else counted."""
+    def add(self, message: str, name: object, level: str | None = None) -> None:
+        """One event `message` about `name`: logged at once if it starts a burst, else counted; `level`
+        overrides the log's own for this message."""
         now = self._clock()
         if self._is_stale(now):
             self.flush()
@@ -52,12 +54,12 @@ class BurstLog:
             burst = self._bursts.get(message)
             first = burst is None
             if burst is None:
-                burst = self._bursts[message] = _Burst(now)
+                burst = self._bursts[message] = _Burst(now, level or self._level)
             burst.count += 1
             if len(burst.names) < self._shown:
                 burst.names.append(str(name))
         if first:
-            logger.log(self._level, "{} ({})", message, name)
+            logger.log(burst.level, "{} ({})", message, name)
 
     def flush(self) -> int:
         """Log one line per message seen more than once since its burst began; how many lines were logged."""
@@ -66,9 +68,13 @@ class BurstLog:
         lines = 0
         for message, burst in bursts.items():
             if burst.count > 1:
-                logger.log(self._level, "{}", _burst_line(message, burst))
+                logger.log(burst.level, "{}", _burst_line(message, burst))
                 lines += 1
         return lines
+
+    def flush_stale(self) -> int:
+        """Flush if a burst began more than `window_s` ago (call it from any frequent event); lines logged."""
+        return self.flush() if self._is_stale(self._clock()) else 0
 
     def _is_stale(self, now: float) -> bool:
         with self._lock:

@@ -68,7 +68,7 @@ from possync.messages.routing import PositionChanged
 from possync.messages.slots import ReleaseSlot, SlotLease, SlotRefused
 from possync.messages.snapshots import Snapshot, SnapshotsOver, SnapshotsTaken, TakeSnapshots
 from possync.messages.streams import Updates
-from possync.supervisors import ChildContext, SupervisedActor, tell_quietly
+from possync.supervisors import BurstLog, ChildContext, SupervisedActor, tell_quietly
 
 CLIENT_ID_TRIES = 8
 """Client ids tried in a row (`ib.client_id` and the next ones) while the gateway says 326 (in use)."""
@@ -117,6 +117,7 @@ class ConnectionActor(SupervisedActor):
         self._lost_token = 0
         self._client_id = settings.client_id
         self._accounts: tuple[str, ...] = ()
+        self._refusals = BurstLog()  # a burst of refusals is one line with a count and the first conids
 
     def on_start(self) -> None:
         """Connect (the session is closed on every exit path of this incarnation) and route the positions."""
@@ -152,11 +153,13 @@ class ConnectionActor(SupervisedActor):
 
     def on_stop(self) -> None:
         """Drop the 1100 grace and hung timers (the session itself is closed by its lease)."""
+        self._refusals.flush()
         self._grace.cancel()
         self._hung.cancel()
 
     def on_receive(self, message: Any) -> Any:
         """Dispatch one message (see the module docstring)."""
+        self._refusals.flush_stale()
         match message:
             case Subscribe():
                 self._subscribe(message)
@@ -236,10 +239,12 @@ class ConnectionActor(SupervisedActor):
             return
         subscriber = self._subscribers.pop(conid)
         if failure.code == REFUSED:  # the allocator first: it must shrink the budget before the line is freed
-            logger.info("gateway refused a line for conid {} (101): the line budget shrinks", conid)
+            self._refusals.add("gateway refused a line (101): the line budget shrinks; conids", conid, "INFO")
             tell_by_name(self.ctx, SLOT_ALLOCATOR, SlotRefused(failure.lease))
         else:
-            logger.warning("gateway refused market data for {}: {} {}", conid, failure.code, failure.message)
+            self._refusals.add(
+                f"gateway refused market data ({failure.code} {failure.message}); conids", conid
+            )
         tell_quietly(subscriber.reply_to, failure)
         self._hand_to_queue(conid)
 
@@ -251,12 +256,15 @@ class ConnectionActor(SupervisedActor):
         """The snapshots are over: their lines go back to the allocator, their outcome to the poller."""
         for order, snapshot in zip(request.orders, snapshots, strict=True):
             if snapshot.code == REFUSED:
-                logger.info(
-                    "gateway refused a snapshot line for conid {} (101): the budget shrinks", snapshot.conid
+                self._refusals.add(
+                    "gateway refused a snapshot line (101): the budget shrinks; conids",
+                    snapshot.conid,
+                    "INFO",
                 )
                 tell_by_name(self.ctx, SLOT_ALLOCATOR, SlotRefused(order.lease))
             else:
                 tell_by_name(self.ctx, SLOT_ALLOCATOR, ReleaseSlot(order.lease))
+        self._refusals.flush()  # one line per kind for the whole batch
         tell_quietly(request.reply_to, SnapshotsTaken(snapshots))
 
     def _conid_of(self, lease: SlotLease) -> int | None:

@@ -75,3 +75,14 @@ def test_supervision_events_read_as_sentences() -> None:
     )
     for kind in EventKind:
         assert "SupervisionEvent(" not in describe(SupervisionEvent(kind, "app", "queue", 1, 0.0))
+
+
+def test_a_stale_burst_is_flushed_by_any_later_event_and_levels_are_per_message(lines: list[str]) -> None:
+    clock = FakeClock()
+    burst = BurstLog(window_s=1.0, clock=clock)
+    burst.add("refused (101)", 1, "INFO")
+    burst.add("refused (101)", 2, "INFO")
+    assert burst.flush_stale() == 0  # not yet
+    clock.t += 1.5
+    assert burst.flush_stale() == 1
+    assert lines == ["refused (101) (1)", "refused (101): 2 times (1, 2)"]
