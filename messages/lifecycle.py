@@ -59,3 +59,7 @@ class ParkedContract(msgspec.Struct, frozen=True):
 
 class GetParkedContracts(msgspec.Struct, frozen=True):
     """Status report → registry (ask): the parked active conids; answered with a tuple of `ParkedContract`."""
+
+
+class FlushLogs(msgspec.Struct, frozen=True):
+    """Timer → connection: a burst of refusals has gone quiet; log its count."""

@@ -62,7 +62,7 @@ from possync.messages.connection import (
     VerifyStream,
 )
 from possync.messages.domain import Observation
-from possync.messages.lifecycle import AccountDataRestored, DescribeContract
+from possync.messages.lifecycle import AccountDataRestored, DescribeContract, FlushLogs
 from possync.messages.poller import PositionsRequest
 from possync.messages.routing import PositionChanged
 from possync.messages.slots import ReleaseSlot, SlotLease, SlotRefused
@@ -123,6 +123,7 @@ class ConnectionActor(SupervisedActor):
         """Connect (the session is closed on every exit path of this incarnation) and route the positions."""
         settings = self._settings
         self._grace = SelfTimer(self.ctx, self.actor_ref)
+        self._flush_logs = SelfTimer(self.ctx, self.actor_ref)
         self._hung = SelfTimer(self.ctx, self.actor_ref)
         self._session = IbSession(
             partial(tell_quietly, self.actor_ref),
@@ -154,6 +155,7 @@ class ConnectionActor(SupervisedActor):
     def on_stop(self) -> None:
         """Drop the 1100 grace and hung timers (the session itself is closed by its lease)."""
         self._refusals.flush()
+        self._flush_logs.cancel()
         self._grace.cancel()
         self._hung.cancel()
 
@@ -201,6 +203,8 @@ class ConnectionActor(SupervisedActor):
                 return self._status()
             case AccountDataRestored():
                 self._account_data_restored(message)
+            case FlushLogs():
+                self._refusals.flush()
             case DescribeContract(conid=conid, reply_to=reply_to):
                 self._session.describe(conid, partial(tell_quietly, reply_to))
             case _:
@@ -239,14 +243,17 @@ class ConnectionActor(SupervisedActor):
             return
         subscriber = self._subscribers.pop(conid)
         if failure.code == REFUSED:  # the allocator first: it must shrink the budget before the line is freed
-            self._refusals.add("gateway refused a line (101): the line budget shrinks; conids", conid, "INFO")
+            self._refused("gateway refused a line (101): the line budget shrinks; conids", conid, "INFO")
             tell_by_name(self.ctx, SLOT_ALLOCATOR, SlotRefused(failure.lease))
         else:
-            self._refusals.add(
-                f"gateway refused market data ({failure.code} {failure.message}); conids", conid
-            )
+            self._refused(f"gateway refused market data ({failure.code} {failure.message}); conids", conid)
         tell_quietly(subscriber.reply_to, failure)
         self._hand_to_queue(conid)
+
+    def _refused(self, message: str, conid: int, level: str | None = None) -> None:
+        """One refusal of a burst: the first logged at once, the count once the burst is quiet for 1 s."""
+        self._refusals.add(message, conid, level)
+        self._flush_logs.arm(1.0, FlushLogs())
 
     def _snapshots_over(self, request: TakeSnapshots, snapshots: tuple[Snapshot, ...]) -> None:
         """In the loop thread: hand the outcome to this actor."""
