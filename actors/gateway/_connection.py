@@ -2,11 +2,13 @@
 
 Receives: Subscribe, Unsubscribe, Resubscribe (streams; Unsubscribe also from a released line lease and
           from the allocator reclaiming a leak); TakeSnapshots (poller); PositionChanged, SubscriptionFailed,
-          GatewayNotice, GatewaySilence, GatewayDisconnected, SnapshotsOver (its IbSession's loop thread);
-          LostGraceExpired, GatewayHung (its timers); PositionsRequest, GetConnectionStatus (ask).
+          GatewayNotice, GatewaySilence, GatewayDisconnected, SnapshotsOver, AccountDataRestored (its
+          IbSession's loop thread); DescribeContract (registry, streams); LostGraceExpired, GatewayHung,
+          FlushLogs (its timers); PositionsRequest, GetConnectionStatus (ask).
 Sends:    SlotRefused, ReleaseSlot → SLOT_ALLOCATOR; PositionChanged → QUEUE; Updates → UPDATES;
           SubscriptionFailed, FeedSuspect, VerifyStream → the subscribed stream; SnapshotsTaken → the
-          poller; position changes to a streamed contract's feed (`TickSink` calls, not messages).
+          poller; ContractDescribed → the asker; position changes to a streamed contract's feed
+          (`TickSink` calls, not messages).
 Owns:     the IbSession (its loop thread and socket; closed by a lease on every exit path), the market-data
           subscriptions (one per line a stream holds, with its feed), the positions by contract, and the
           1100 grace and hung timers.
@@ -20,8 +22,9 @@ SessionSupervisor retries with backoff. Once up it:
   thread; the observations it makes go to UPDATES), else to the QUEUE (and hands a contract's positions
   to the queue when its line goes, to the feed when one comes);
 - turns the gateway's notices into messages: a refused line (101) goes to the stream and to the
-  allocator (`SlotRefused`); 1101 resubscribes every line; 1102 asks every stream to verify it still
-  ticks; farm-broken notices (2103/2105/2157), 1100 and a gateway that sends nothing at all for
+  allocator (`SlotRefused`); 1101 resubscribes every line, the positions and the account updates
+  (`_account_data`); 1102 asks every stream to verify it still ticks, and the positions once more;
+  farm-broken notices (2103/2105/2157), 1100 and a gateway that sends nothing at all for
   `silence_s`, not even the answer to a ping (a hung gateway), make the streams suspect until cleared,
   so none resubscribes into it;
 - answers `PositionsRequest` (poller, reconciler, queue) from what the IB client holds, without a line;

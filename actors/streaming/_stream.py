@@ -1,8 +1,9 @@
 """StreamActor: one active contract, streamed in real time while it holds a market-data line.
 
-Receives: SlotGranted, SlotQueued, DemoteSlot (allocator); SubscriptionFailed, FeedSuspect, VerifyStream
-          (connection); CheckSilence, WriteObservations (its timers); GetStreamStatus (ask).
-Sends:    AcquireSlot, ReleaseSlot → SLOT_ALLOCATOR; Subscribe, Unsubscribe, Resubscribe → CONNECTION;
+Receives: SlotGranted, SlotQueued, DemoteSlot (allocator); SubscriptionFailed, FeedSuspect, VerifyStream,
+          ContractDescribed (connection); CheckSilence, WriteObservations (its timers); GetStreamStatus (ask).
+Sends:    AcquireSlot, ReleaseSlot → SLOT_ALLOCATOR; Subscribe, Unsubscribe, Resubscribe, DescribeContract
+          → CONNECTION;
           Enqueue, Dequeue → QUEUE; WriteRows → LAKE_WRITER.
 Owns:     one line lease at a time (released on every exit path), the line's StreamFeed (and the feeds of
           lines given back, until their last rows are written), its silence and write timers.
