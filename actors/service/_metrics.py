@@ -38,6 +38,10 @@ class StatusCollector:
         yield _counter(
             "possync_leaked_slots_reclaimed", "Leaked slot leases reclaimed", s.slots.leaks_reclaimed
         )
+        closed = sum(1 for stream in s.streams if stream.state == "market_closed")
+        yield _gauge(
+            "possync_streams_market_closed", "Streams outside their trading hours (silence expected)", closed
+        )
         restarts = CounterMetricFamily("possync_restarts", "Actor restarts by supervision", labels=["actor"])
         for actor, count in sorted(s.supervision.restarts_by_actor.items()):
             restarts.add_metric([actor], count)

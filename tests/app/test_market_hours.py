@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from possync import Service
+from possync.actors.service import metrics_registry, render
 from possync.simulator import Simulator
 from tests.app.support import as_settings, register_active, scenario_settings
 from tests.helpers import holds_throughout, wait_until
@@ -52,6 +53,8 @@ def test_a_closed_market_is_silent_without_resubscription_and_streams_when_it_op
             )
 
         holds_throughout(quiet, 2.0, "no resubscription, not degraded, while the market is closed")
+        metrics = render(metrics_registry(service.status)).decode()
+        assert "possync_streams_market_closed 2.0" in metrics
 
         wait_until(lambda: _states(service, conids) == {"streaming"}, BEFORE_OPEN_S + 10, 0.2, "open")
         wait_until(
