@@ -26,6 +26,8 @@ restart bookkeeping.
 """
 
 from collections.abc import Callable
+from functools import partial
+from pathlib import Path
 
 import msgspec
 
@@ -44,7 +46,7 @@ from possync.actors.names import (
     STREAMS,
     UPDATES,
 )
-from possync.actors.polling import PollerActor, QueueActor, ReconcilerActor
+from possync.actors.polling import PollerActor, QueueActor, ReconcilerActor, identity_of
 from possync.actors.registry import RegistryActor
 from possync.actors.streaming import (
     SlotAllocatorActor,
@@ -89,7 +91,7 @@ def app_spec(
                 args=(location_of(settings.lake), settings.registry),
                 kwargs={"account": settings.ib.account},
             ),
-            ChildSpec(QUEUE, QueueActor, args=(queue_settings(settings),)),
+            _queue(settings),
             session_spec(settings, updates, workers=_workers(settings), outage=outage),
         ),
         intensity=supervision.intensity,
@@ -161,6 +163,15 @@ def backoff_from(supervision: SupervisionSettings) -> Backoff | None:
     if supervision.backoff_min_s > 0:
         return Backoff(supervision.backoff_min_s, supervision.backoff_max_s)
     return None
+
+
+def _queue(settings: Settings) -> ChildSpec:
+    """The queue, its state file next to its lake, recording that lake and the gateway (#14)."""
+    ib = settings.ib
+    identify = partial(identity_of, settings.lake.root, ib.host, ib.port, ib.account)
+    queue = queue_settings(settings)
+    kwargs = {"state_file": Path(queue.state_file), "identify": identify}
+    return ChildSpec(QUEUE, QueueActor, args=(queue,), kwargs=kwargs)
 
 
 def _workers(settings: Settings) -> tuple[Spec, ...]:

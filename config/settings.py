@@ -79,6 +79,7 @@ class PollerSettings(Section):
     request_timeout_s: Seconds = 10.0  # wait for the gateway's answer to one batch; a timeout is never "flat"
     snapshot_lines: NonNegativeInt = 5  # lines a cycle may borrow for snapshots (only free ones); 0: never
     reconcile_interval_s: Seconds = 60.0  # how often the gateway's positions are compared with the lake
+    max_batch: Count = 5000  # positions one cycle refreshes at most (the batch grows with the queue)
 
 
 class QueueSettings(Section):

@@ -63,6 +63,8 @@ class PollerStats(msgspec.Struct, frozen=True):
     oldest_observation_age_s: float
     snapshots: int = 0
     """Snapshots taken on lines the allocator lent (each a contract without a price)."""
+    batch_limit: int = 0
+    """Items the last cycle could take (derived from the queue's size; `poller.batch_size` at least)."""
 
 
 class ReconcileTick(msgspec.Struct, frozen=True):

@@ -33,9 +33,13 @@ class PollItem(msgspec.Struct, frozen=True):
 
 
 class TakeBatch(msgspec.Struct, frozen=True):
-    """Poller → queue (ask): hand me up to `limit` due items, most important first. Answered with `Batch`."""
+    """Poller → queue (ask): hand me up to `limit` due items, most important first. Answered with `Batch`.
+    With `interval_s` (the poller's cycle), the queue takes more, up to `max_limit`, when its size needs it
+    to refresh every position within `queue.refresh_s`."""
 
     limit: int
+    interval_s: float = 0.0
+    max_limit: int = 0
 
 
 class Batch(msgspec.Struct, frozen=True):
@@ -46,6 +50,8 @@ class Batch(msgspec.Struct, frozen=True):
 
     items: tuple[PollItem, ...]
     oldest_age_s: float
+    limit: int = 0
+    """How many items this cycle could take (the limit the queue derived from its size)."""
 
 
 class ItemOutcome(msgspec.Struct, frozen=True):

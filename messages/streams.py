@@ -20,6 +20,7 @@ class StreamState(StrEnum):
     QUEUED = "queued"  # no line (none free, demoted, or refused with 101): in the queue, waiting for one
     PARKED = "parked"  # the gateway refused its market data (200, 321: for good; else asked again later)
     WAITING = "waiting"  # a competing live session (10197) holds the data: no line, asks again with backoff
+    MARKET_CLOSED = "market_closed"  # holds its line; outside its trading hours silence is expected
 
 
 class CheckSilence(msgspec.Struct, frozen=True):

@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
 import msgspec
 from loguru import logger
@@ -18,6 +19,7 @@ from possync._service import Service
 from possync.actors.gateway import load_client
 from possync.actors.lake import location_of
 from possync.actors.service import LiveStatus, Terminal, configure_logging, summary
+from possync.actors.tree import queue_settings
 from possync.config import Settings
 from possync.messages.domain import Contract
 from possync.simulator import DemoPosition, Simulator, SimulatorConfig
@@ -101,8 +103,8 @@ def _start_service(settings: Settings, fallback_port: bool) -> Service:
         raise RuntimeFailure(str(error)) from error
     ib = settings.ib
     where = f"http://{http.host}:{service.http_port}/status" if service.http_port else "no status endpoint"
-    lake = location_of(settings.lake)
-    logger.info("possync running: gateway {}:{}, lake {}, {}", ib.host, ib.port, lake, where)
+    lake, state = location_of(settings.lake), Path(queue_settings(settings).state_file).resolve()
+    logger.info("possync running: gateway {}:{}, lake {}, state {}, {}", ib.host, ib.port, lake, state, where)
     return service
 
 

@@ -172,8 +172,8 @@ class Service:
     ) -> None:
         """Make `conid` active for `strategy_id` (1 is the most important priority): it gets a stream.
 
-        Without `contract` its fields come from the positions in the lake. Raises ChangeRefusedError
-        saying why (e.g. a conid the lake has never seen, or the registry is restarting).
+        Without `contract` its fields come from the positions in the lake, else from the gateway (contract
+        details by conid). Raises ChangeRefusedError saying why (e.g. the registry is restarting).
         """
         self._change(Activate(conid, strategy_id, priority, contract))
 

@@ -30,7 +30,6 @@ from possync._errors import RuntimeFailure, UsageError
 from possync._run import SIM_LAKE, demo_settings, run_service
 from possync.actors.lake import LakeLocation, LakeRowError, LatestPositions, location_of, maintain_lake
 from possync.actors.registry import (
-    UnknownContract,
     activation,
     append_change,
     current_change,
@@ -159,23 +158,19 @@ def activate(args: argparse.Namespace, settings: Settings) -> int:
     """Append an activation to active_strategies (the running service picks it up within seconds)."""
     root = location_of(settings.lake)
     contract = None
-    if args.symbol or args.sec_type:
-        if not (args.symbol and args.sec_type):
-            raise UsageError(
-                "give both --symbol and --sec-type, or neither (the lake then knows the contract)"
-            )
-        contract = Contract(args.conid, args.symbol, args.sec_type, args.expiry, args.strike, args.right)
+    if args.symbol or args.sec_type:  # any descriptive field given: the service completes the rest
+        fields = (args.symbol or "", args.sec_type or "", args.expiry, args.strike, args.right)
+        contract = Contract(args.conid, *fields)
     try:
         change = activation(
             root, args.conid, args.strategy_id, args.priority, CHANGED_BY, contract, args.account
         )
-    except UnknownContract as error:
-        raise UsageError(f"{error} (--symbol and --sec-type)") from error
     except (DeltaError, OSError) as error:
         raise RuntimeFailure(f"cannot read the lake at {root}: {root.redact(str(error))}") from error
     _append(root, change)
+    what = change.contract.symbol or "described by the gateway once the service runs"
     print(
-        f"conid {args.conid} ({change.contract.symbol}) active for strategy {args.strategy_id!r}, priority "
+        f"conid {args.conid} ({what}) active for strategy {args.strategy_id!r}, priority "
         f"{args.priority}; the service picks it up within {settings.registry.refresh_interval_s:g}s"
     )
     return 0

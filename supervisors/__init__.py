@@ -43,6 +43,7 @@ from possync.supervisors.messages import (
     StopChild,
     Terminated,
 )
+from possync.supervisors.quiet_log import BurstLog, LastingLog
 from possync.supervisors.spec import (
     Backoff,
     ChildSpec,
@@ -65,6 +66,7 @@ __all__ = [
     "TREE",
     "Abandoned",
     "Backoff",
+    "BurstLog",
     "ChildContext",
     "ChildExited",
     "ChildSpec",
@@ -84,6 +86,7 @@ __all__ = [
     "FakeScheduler",
     "Faults",
     "InjectedFault",
+    "LastingLog",
     "Lease",
     "LeaseSet",
     "LeaseSetClosed",

@@ -13,6 +13,7 @@ import msgspec
 from loguru import logger
 
 from possync.supervisors.clock import Clock
+from possync.supervisors.quiet_log import LastingLog
 
 TREE = "tree"
 """The `supervisor` of events about the root supervisor, which the tree itself starts and stops."""
@@ -68,6 +69,29 @@ class EventLog:
         self._events: deque[SupervisionEvent] = deque(maxlen=capacity)
         self._subscribers: list[Callable[[SupervisionEvent], None]] = []
         self._lock = threading.Lock()
+        self._failing = LastingLog(level="INFO", first_s=30.0, max_s=900.0)
+
+    def _log(self, event: SupervisionEvent) -> None:
+        """One sentence per event; a child failing to start (or a supervisor parking) again and again is one
+        line when it begins, at growing intervals while it lasts, and one when the child starts again."""
+        key = (event.supervisor, event.child)
+        level = LOG_LEVELS[event.kind]
+        if event.kind is EventKind.START_FAILED:
+            self._failing.still(key, describe(event), level)
+        elif event.kind in (EventKind.MAX_INTENSITY, EventKind.PARKED):
+            self._failing.still((event.supervisor, event.kind), describe(event), level)
+        elif event.kind is EventKind.STARTED:
+            self._started(event)
+        elif event.kind in (EventKind.RESTARTING, EventKind.BACKOFF) and self._failing.active(key):
+            logger.debug("{}", describe(event))
+        else:
+            logger.log(level, "{}", describe(event))
+
+    def _started(self, event: SupervisionEvent) -> None:
+        for kind in (EventKind.MAX_INTENSITY, EventKind.PARKED):
+            self._failing.ended((event.supervisor, kind), "", level="DEBUG")
+        if not self._failing.ended((event.supervisor, event.child), f"{describe(event)} again"):
+            logger.debug("{}", describe(event))
 
     def record(
         self,
@@ -83,7 +107,7 @@ class EventLog:
         with self._lock:
             self._events.append(event)
             subscribers = list(self._subscribers)
-        logger.log(LOG_LEVELS[kind], "supervision: {}", event)
+        self._log(event)
         for subscriber in subscribers:
             try:
                 subscriber(event)
@@ -111,3 +135,23 @@ class EventLog:
                     self._subscribers.remove(subscriber)
 
         return unsubscribe
+
+
+def describe(event: SupervisionEvent) -> str:
+    """The event as one sentence, e.g. "session: connection (incarnation 3) failed to start: …"."""
+    who = f"{event.supervisor}: {event.child} (incarnation {event.incarnation})"
+    reason = f": {event.reason}" if event.reason else ""
+    delay = f"{event.delay_s:.1f}s" if event.delay_s is not None else "a while"
+    sentences = {
+        EventKind.STARTED: f"{who} started",
+        EventKind.START_FAILED: f"{who} failed to start{reason}",
+        EventKind.EXITED: f"{who} exited{reason or ' normally'}",
+        EventKind.STOPPED: f"{who} stopped{reason}",
+        EventKind.ABANDONED: f"{who} did not stop in time and was abandoned{reason}",
+        EventKind.BACKOFF: f"{who} restarts in {delay}{reason}",
+        EventKind.RESTARTING: f"{who} is restarted{reason}",
+        EventKind.MAX_INTENSITY: f"{event.supervisor}: too many restarts of {event.child}{reason}",
+        EventKind.PARKED: f"{event.supervisor}: parked, its children are tried again in {delay}{reason}",
+        EventKind.ESCALATED: f"{event.supervisor}: gives up and escalates to its parent{reason}",
+    }
+    return "supervision: " + sentences[event.kind]

@@ -2,11 +2,13 @@
 
 Receives: Subscribe, Unsubscribe, Resubscribe (streams; Unsubscribe also from a released line lease and
           from the allocator reclaiming a leak); TakeSnapshots (poller); PositionChanged, SubscriptionFailed,
-          GatewayNotice, GatewaySilence, GatewayDisconnected, SnapshotsOver (its IbSession's loop thread);
-          LostGraceExpired, GatewayHung (its timers); PositionsRequest, GetConnectionStatus (ask).
+          GatewayNotice, GatewaySilence, GatewayDisconnected, SnapshotsOver, AccountDataRestored (its
+          IbSession's loop thread); DescribeContract (registry, streams); LostGraceExpired, GatewayHung,
+          FlushLogs (its timers); PositionsRequest, GetConnectionStatus (ask).
 Sends:    SlotRefused, ReleaseSlot → SLOT_ALLOCATOR; PositionChanged → QUEUE; Updates → UPDATES;
           SubscriptionFailed, FeedSuspect, VerifyStream → the subscribed stream; SnapshotsTaken → the
-          poller; position changes to a streamed contract's feed (`TickSink` calls, not messages).
+          poller; ContractDescribed → the asker; position changes to a streamed contract's feed
+          (`TickSink` calls, not messages).
 Owns:     the IbSession (its loop thread and socket; closed by a lease on every exit path), the market-data
           subscriptions (one per line a stream holds, with its feed), the positions by contract, and the
           1100 grace and hung timers.
@@ -20,8 +22,9 @@ SessionSupervisor retries with backoff. Once up it:
   thread; the observations it makes go to UPDATES), else to the QUEUE (and hands a contract's positions
   to the queue when its line goes, to the feed when one comes);
 - turns the gateway's notices into messages: a refused line (101) goes to the stream and to the
-  allocator (`SlotRefused`); 1101 resubscribes every line; 1102 asks every stream to verify it still
-  ticks; farm-broken notices (2103/2105/2157), 1100 and a gateway that sends nothing at all for
+  allocator (`SlotRefused`); 1101 resubscribes every line, the positions and the account updates
+  (`_account_data`); 1102 asks every stream to verify it still ticks, and the positions once more;
+  farm-broken notices (2103/2105/2157), 1100 and a gateway that sends nothing at all for
   `silence_s`, not even the answer to a ping (a hung gateway), make the streams suspect until cleared,
   so none resubscribes into it;
 - answers `PositionsRequest` (poller, reconciler, queue) from what the IB client holds, without a line;
@@ -64,12 +67,13 @@ from possync.messages.connection import (
     VerifyStream,
 )
 from possync.messages.domain import Observation
+from possync.messages.lifecycle import AccountDataRestored, DescribeContract, FlushLogs
 from possync.messages.poller import PositionsRequest
 from possync.messages.routing import PositionChanged
 from possync.messages.slots import ReleaseSlot, SlotLease, SlotRefused
 from possync.messages.snapshots import Snapshot, SnapshotsOver, SnapshotsTaken, TakeSnapshots
 from possync.messages.streams import Updates
-from possync.supervisors import ChildContext, SupervisedActor, tell_quietly
+from possync.supervisors import BurstLog, ChildContext, SupervisedActor, tell_quietly
 
 CLIENT_ID_TRIES = 8
 """Client ids tried in a row (`ib.client_id` and the next ones) while the gateway says 326 (in use)."""
@@ -123,11 +127,13 @@ class ConnectionActor(SupervisedActor):
         self._lost_token = 0
         self._client_id = settings.client_id
         self._accounts: tuple[str, ...] = ()
+        self._refusals = BurstLog()  # a burst of refusals is one line with a count and the first conids
 
     def on_start(self) -> None:
         """Connect (the session is closed on every exit path of this incarnation) and route the positions."""
         settings = self._settings
         self._grace = SelfTimer(self.ctx, self.actor_ref)
+        self._flush_logs = SelfTimer(self.ctx, self.actor_ref)
         self._hung = SelfTimer(self.ctx, self.actor_ref)
         self._session = IbSession(
             partial(tell_quietly, self.actor_ref),
@@ -159,11 +165,14 @@ class ConnectionActor(SupervisedActor):
 
     def on_stop(self) -> None:
         """Drop the 1100 grace and hung timers (the session itself is closed by its lease)."""
+        self._refusals.flush()
+        self._flush_logs.cancel()
         self._grace.cancel()
         self._hung.cancel()
 
     def on_receive(self, message: Any) -> Any:
         """Dispatch one message (see the module docstring)."""
+        self._refusals.flush_stale()
         match message:
             case Subscribe():
                 self._subscribe(message)
@@ -203,6 +212,12 @@ class ConnectionActor(SupervisedActor):
                 return self._session.positions(conids, self._settings.account, _POSITIONS_TIMEOUT_S)
             case GetConnectionStatus():
                 return self._status()
+            case AccountDataRestored():
+                self._account_data_restored(message)
+            case FlushLogs():
+                self._refusals.flush()
+            case DescribeContract(conid=conid, reply_to=reply_to):
+                self._session.describe(conid, partial(tell_quietly, reply_to))
             case _:
                 logger.warning("connection: ignored unexpected message {!r}", message)
         return None
@@ -240,12 +255,17 @@ class ConnectionActor(SupervisedActor):
         subscriber = self._subscribers.pop(conid)
         self._count_refusal(failure.code)
         if failure.code == REFUSED:  # the allocator first: it must shrink the budget before the line is freed
-            logger.info("gateway refused a line for conid {} (101): the line budget shrinks", conid)
+            self._refused("gateway refused a line (101): the line budget shrinks; conids", conid, "INFO")
             tell_by_name(self.ctx, SLOT_ALLOCATOR, SlotRefused(failure.lease))
         else:
             self._refusal_log.refused(failure.code, failure.message, conid)
         tell_quietly(subscriber.reply_to, failure)
         self._hand_to_queue(conid)
+
+    def _refused(self, message: str, conid: int, level: str | None = None) -> None:
+        """One refusal of a burst: the first logged at once, the count once the burst is quiet for 1 s."""
+        self._refusals.add(message, conid, level)
+        self._flush_logs.arm(1.0, FlushLogs())
 
     def _snapshots_over(self, request: TakeSnapshots, snapshots: tuple[Snapshot, ...]) -> None:
         """In the loop thread: hand the outcome to this actor."""
@@ -257,12 +277,15 @@ class ConnectionActor(SupervisedActor):
             if snapshot.code:
                 self._count_refusal(snapshot.code)
             if snapshot.code == REFUSED:
-                logger.info(
-                    "gateway refused a snapshot line for conid {} (101): the budget shrinks", snapshot.conid
+                self._refusals.add(
+                    "gateway refused a snapshot line (101): the budget shrinks; conids",
+                    snapshot.conid,
+                    "INFO",
                 )
                 tell_by_name(self.ctx, SLOT_ALLOCATOR, SlotRefused(order.lease))
             else:
                 tell_by_name(self.ctx, SLOT_ALLOCATOR, ReleaseSlot(order.lease))
+        self._refusals.flush()  # one line per kind for the whole batch
         tell_quietly(request.reply_to, SnapshotsTaken(snapshots))
 
     def _count_refusal(self, code: int) -> None:
@@ -330,6 +353,15 @@ class ConnectionActor(SupervisedActor):
             logger.info("gateway reached IB again (1102): verifying {} streams", len(self._subscribers))
             for subscriber in self._subscribers.values():
                 tell_quietly(subscriber.reply_to, VerifyStream())
+        self._session.resubmit_account_data(data_lost)  # positions and account updates (#14)
+
+    def _account_data_restored(self, outcome: AccountDataRestored) -> None:
+        """Log the resubmitted account subscriptions; a gateway that does not answer them is reconnected."""
+        what = "resubscribed after 1101" if outcome.data_lost else "verified after 1102"
+        if outcome.error:
+            self._give_up(f"positions and account updates not {what}: {outcome.error}")
+        accounts = ", ".join(outcome.accounts) or "none"
+        logger.info("positions ({}) and account updates ({}) {}", outcome.positions, accounts, what)
 
     def _set_suspect(self, key: object, reason: str) -> None:
         if self._suspects.get(key) != reason:

@@ -24,9 +24,11 @@ from typing import Any, TypeVar
 
 from loguru import logger
 
+from possync.actors.gateway._account_data import AccountData
 from possync.actors.gateway._client import IbClient, load_client
 from possync.actors.gateway._connect import GatewayUnreachable, connect, unreachable
 from possync.actors.gateway._convert import position_changed
+from possync.actors.gateway._details import ContractDetails
 from possync.actors.gateway._lines import Lines, TickHandler
 from possync.actors.gateway._market_data import WARNINGS
 from possync.actors.gateway._pacing import Pacer
@@ -146,6 +148,14 @@ class IbSession:
         """Cancel and request again the subscription of `lease` (a silent or dropped stream)."""
         self._call(self._lines.resubscribe, lease)
 
+    def resubmit_account_data(self, data_lost: bool) -> None:
+        """Ask for the positions subscription (and after 1101 the account updates) again (`_account_data`)."""
+        self._call(self._account_data.resubmit, data_lost)
+
+    def describe(self, conid: int, on_done: Callable[[Any], None]) -> None:
+        """Describe `conid` (contract details, cached, paced); `on_done` gets it in the loop thread."""
+        self._call(self._details.describe, conid, partial(self._unless_closing, on_done))
+
     def snapshots(
         self,
         orders: tuple[SnapshotOrder, ...],
@@ -185,6 +195,8 @@ class IbSession:
             self._lines = Lines(self._client, ib, self._pacer, contracts, self._updates)
             self._snapshots = Snapshots(self._client, ib, self._pacer, contracts)
             self._watchdog = SilenceWatchdog(ib, self._pacer, self._silence_s, self._emit)
+            self._account_data = AccountData(ib, self._pacer, self._emit)
+            self._details = ContractDetails(ib, self._client.module, self._pacer)
             drain = self._loop.create_task(self._lines.send_requests())
             ready.set_result(None)
             self._loop.run_forever()
@@ -248,10 +260,13 @@ class IbSession:
         if self._silence_s > 0:
             self._watchdog.watch()
         positions = tuple(position_changed(p) for p in ib.positions())
+        self._account_data.connected(account, tuple(ib.managedAccounts()))
         return Connected(connected_id, tuple(ib.managedAccounts()), positions)
 
     def _on_error(self, req_id: int, code: int, message: str, contract: Any, *_: object) -> None:
         harmless = code in _NOT_FAILURES or code in _WARNINGS
+        if not harmless and self._details.on_error(contract, code, message):
+            return
         if self._snapshots.on_error(req_id, code, message, harmless):
             return
         if self._lines.owns(contract):

@@ -208,7 +208,8 @@ class PollQueue:
         )
 
     def snapshot(self, now: float) -> list[ItemState]:
-        """Every item in its persisted form (an item on loan is saved as due when its loan ends)."""
+        """Every item in its persisted form (an item on loan is saved as due at once: a loan dies with its
+        process, and a restarted one must not wait out `lease_s` for what a dead poller held)."""
         return [
             ItemState(
                 i.contract,
@@ -219,7 +220,7 @@ class PollQueue:
                 i.attempts,
                 i.reason,
                 i.parked,
-                max(0.0, i.due - now),
+                0.0 if i.on_loan else max(0.0, i.due - now),
             )
             for i in self._items.values()
         ]

@@ -7,7 +7,8 @@ Owns:     at most one cycle waiting for its snapshots, when each contract's last
           tick and snapshot-deadline timers (lent lines are the connection's to give back).
 
 One cycle (on `PollTick`; the next is armed when the cycle ends, so slow cycles never pile up):
-1. ask the QUEUE for up to `poller.batch_size` due items (most important first);
+1. ask the QUEUE for due items (most important first): `poller.batch_size` at least, more (up to
+   `poller.max_batch`) when the queue's size needs it to refresh every position within `queue.refresh_s`;
 2. ask the CONNECTION for their positions (with `poller.request_timeout_s`): quantities and average cost
    from the positions subscription, prices from portfolio updates; no line is used;
 3. for the items this gives no price (an active contract waiting for a line, say), borrow up to
@@ -114,11 +115,13 @@ class PollerActor(TreeActor):
         if self.ctx.tree.whereis(CONNECTION) is None:
             return self._end_cycle()  # no gateway session: leave the items due rather than defer them all
         try:
-            batch: Batch = ask_by_name(self.ctx, QUEUE, TakeBatch(self._settings.batch_size), QUEUE_TIMEOUT_S)
+            batch: Batch = ask_by_name(self.ctx, QUEUE, self._take_batch(), QUEUE_TIMEOUT_S)
         except Unavailable as error:
             logger.info("poller: no batch this cycle ({})", error)
             return self._end_cycle()
-        self._stats = replace(self._stats, oldest_observation_age_s=batch.oldest_age_s)
+        self._stats = replace(
+            self._stats, oldest_observation_age_s=batch.oldest_age_s, batch_limit=batch.limit
+        )
         if not batch.items:
             return self._end_cycle()
         conids = tuple(item.contract.conid for item in batch.items)
@@ -137,6 +140,10 @@ class PollerActor(TreeActor):
         tell_by_name(self.ctx, CONNECTION, TakeSnapshots(orders, timeout_s, self.actor_ref))
         self._snapshot_deadline.arm(timeout_s + SNAPSHOT_MARGIN_S, SnapshotTimeout(cycle.number))
         return None
+
+    def _take_batch(self) -> TakeBatch:
+        s = self._settings
+        return TakeBatch(s.batch_size, s.interval_s, s.max_batch)
 
     def _borrow_lines(self, batch: Batch, reply: PositionsReply) -> tuple[tuple[SnapshotOrder, ...], str]:
         """One snapshot order per line lent, for the items without a price; or why there are none."""

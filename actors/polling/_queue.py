@@ -4,8 +4,9 @@ Receives: PositionChanged (connection); Enqueue, Dequeue (streams); ContractDeac
           TakeBatch (ask), RecordOutcomes (poller); SaveTick, Resync (its timers); GetQueueStatus (ask).
 Sends:    GetActiveContracts (ask) → REGISTRY and PositionsRequest (ask) → CONNECTION, to resync;
           WriteRows (ask; a tell on stop) → LAKE_WRITER.
-Owns:     the poll queue (`_book.PollQueue`, in memory), its state file (`queue.state_file`), the audit
-          rows the lake writer has not taken yet, the save and resync timers.
+Owns:     the poll queue (`_book.PollQueue`, in memory), its state file (`actors.tree.queue_settings`:
+          `<lake.root>/_state/queue.msgpack` by default) and whose it is, the audit rows the lake writer
+          has not taken yet, the save and resync timers.
 
 In memory, not a Delta table: handing out and rescheduling an item costs microseconds, not a commit. It
 learns items from the positions without a stream (`PositionChanged`), the active contracts without / with
@@ -17,20 +18,29 @@ Durability, so a restart loses and duplicates nothing:
   `queue.save_interval_s` after anything else changed;
 - on start, once it has loaded that file, it asks the connection for the full position list and learns
   every non-active position the file missed (those learned in the last moments before a crash);
-- items are keyed by conid: learning one twice changes it, never duplicates it.
+- items are keyed by conid: learning one twice changes it, never duplicates it;
+- the file records whose state it is (the lake, its position_updates table id, the gateway and accounts):
+  a file of another lake or gateway (or, once the gateway reports its accounts, of another login) is
+  moved aside with one warning and the queue rebuilds from the gateway's positions;
+- loans die with their process: an item on loan is saved as due at once, so a restart after a kill -9
+  refreshes it in its first cycle instead of waiting out `queue.lease_s`.
 Audit rows (`position_queue`, one per attempt and account) go to the lake writer in one `WriteRows` per
 batch of outcomes (the writer batches further into its commits); rows the writer did not take are kept
 and sent again on the next save tick.
 """
 
+from collections.abc import Callable
 from pathlib import Path
 
+import msgspec
 from loguru import logger
 
 from possync.actors import SelfTimer, TreeActor, Unavailable, ask_by_name, tell_by_name
 from possync.actors.names import CONNECTION, LAKE_WRITER, REGISTRY
 from possync.actors.polling._book import AuditEntry, PollQueue
-from possync.actors.polling._state_file import load_queue_state, save_queue_state
+from possync.actors.polling._identity import StateIdentity, accounts_mismatch
+from possync.actors.polling._sizing import batch_limit
+from possync.actors.polling._state_file import load_queue_state, save_queue_state, set_aside
 from possync.config.settings import QueueSettings
 from possync.messages.domain import utc_now
 from possync.messages.lake import QueueAttempt, RowsAccepted, WriteRows
@@ -38,7 +48,7 @@ from possync.messages.poller import PositionsReply, PositionsRequest
 from possync.messages.queue import Batch, GetQueueStatus, RecordOutcomes, Resync, SaveTick, TakeBatch
 from possync.messages.registry import GetActiveContracts
 from possync.messages.routing import ContractDeactivated, Dequeue, Enqueue, PositionChanged
-from possync.supervisors import ChildContext
+from possync.supervisors import ChildContext, LastingLog
 
 MAX_PENDING_AUDIT_ROWS = 100_000
 """Audit rows kept while the lake writer is away; beyond this the oldest are dropped (and counted)."""
@@ -47,20 +57,33 @@ MAX_PENDING_AUDIT_ROWS = 100_000
 class QueueActor(TreeActor):
     """The poll queue as an actor (see the module docstring)."""
 
-    def __init__(self, ctx: ChildContext, settings: QueueSettings, ask_timeout_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        ctx: ChildContext,
+        settings: QueueSettings,
+        ask_timeout_s: float = 5.0,
+        state_file: Path | None = None,
+        identify: Callable[[], StateIdentity] | None = None,
+    ) -> None:
+        """`state_file`: where the state is kept (`queue.state_file` when None); `identify`: whose state it
+        is (read on start, once the lake writer has created the tables)."""
         super().__init__(ctx)
         self._settings = settings
         self._ask_timeout_s = ask_timeout_s
-        self._path = Path(settings.state_file)
+        self._path = state_file or Path(settings.state_file or "queue.msgpack")
+        self._identify = identify
+        self._identity: StateIdentity | None = None
         self._book = PollQueue(settings)
         self._dirty = False
         self._audit: list[QueueAttempt] = []
         self._dropped_audit = 0
         self._resync_timer = SelfTimer(self.ctx, self.actor_ref)
+        self._postponed = LastingLog(level="INFO")
 
     def on_start(self) -> None:
         """Load the state file, schedule saving, and resync with the gateway's positions."""
-        self._book.restore(load_queue_state(self._path), self.now())
+        self._identity = self._identify() if self._identify is not None else None
+        self._book.restore(load_queue_state(self._path, self._identity), self.now())
         logger.info("queue: restored {} items from {}", len(self._book), self._path)
         self.timer.arm(self._settings.save_interval_s, SaveTick())
         self._resync_timer.arm(0.0, Resync())
@@ -80,10 +103,11 @@ class QueueActor(TreeActor):
             case PositionChanged():
                 self._book.learn_position(message, now)
                 self._dirty = True
-            case TakeBatch(limit=limit):
+            case TakeBatch():
+                limit = self._limit(message)
                 items = self._book.take_due(now, limit)
                 self._dirty = self._dirty or bool(items)
-                return Batch(tuple(items), self._book.oldest_age(now))
+                return Batch(tuple(items), self._book.oldest_age(now), limit)
             case RecordOutcomes(outcomes=outcomes):
                 for outcome in outcomes:
                     self._audit_rows(self._book.record(outcome, now))
@@ -111,9 +135,18 @@ class QueueActor(TreeActor):
                 logger.warning("queue: ignored unexpected message {!r}", message)
         return None
 
+    def _limit(self, request: TakeBatch) -> int:
+        """The batch the poller asked for, grown to what the queue's size needs (`_sizing`)."""
+        if request.interval_s <= 0:
+            return request.limit
+        most = max(request.max_limit, request.limit)
+        size, refresh_s = len(self._book), self._settings.refresh_s
+        return batch_limit(size, request.limit, most, request.interval_s, refresh_s)
+
     def _save(self) -> None:
+        self._learn_table_id()
         try:
-            save_queue_state(self._path, self._book.snapshot(self.now()))
+            save_queue_state(self._path, self._book.snapshot(self.now()), self._identity)
             self._dirty = False
         except OSError as error:
             logger.error("queue: cannot save {} ({}); retrying on the next tick", self._path, error)
@@ -124,9 +157,11 @@ class QueueActor(TreeActor):
             active = ask_by_name(self.ctx, REGISTRY, GetActiveContracts(), self._ask_timeout_s)
             reply: PositionsReply = ask_by_name(self.ctx, CONNECTION, PositionsRequest(), self._ask_timeout_s)
         except Unavailable as error:
-            logger.info("queue: resync postponed ({})", error)
+            self._postponed.still("resync", f"queue: resync postponed ({error})")
             self._resync_timer.arm(self._settings.backoff_min_s, Resync())
             return
+        self._postponed.ended("resync", "queue: resync with the gateway's positions resumed")
+        self._check_accounts(reply.accounts)
         if not reply.complete:
             self._resync_timer.arm(self._settings.backoff_min_s, Resync())
         active_conids = {a.contract.conid for a in active.contracts}
@@ -141,6 +176,24 @@ class QueueActor(TreeActor):
         if learned:
             logger.info("queue: resync learned {} positions the state file missed", learned)
             self._save()
+
+    def _learn_table_id(self) -> None:
+        """A new lake's position_updates is created after the queue starts: record its id once it exists."""
+        if self._identity is not None and not self._identity.table_id and self._identify is not None:
+            table_id = self._identify().table_id
+            self._identity = msgspec.structs.replace(self._identity, table_id=table_id)
+
+    def _check_accounts(self, reported: tuple[str, ...]) -> None:
+        """Record the gateway's accounts; a state of another login's accounts is set aside and rebuilt."""
+        identity = self._identity
+        if identity is None or not reported or identity.accounts == reported:
+            return
+        why = accounts_mismatch(identity, reported)
+        if why and self._path.exists():
+            set_aside(self._path, why)
+            self._book.restore([], self.now())
+        self._identity = msgspec.structs.replace(identity, accounts=reported)
+        self._save()
 
     def _audit_rows(self, entries: list[AuditEntry]) -> None:
         ts = utc_now()

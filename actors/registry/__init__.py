@@ -3,7 +3,6 @@
 from possync.actors.registry._actor import RegistryActor
 from possync.actors.registry._store import (
     StrategyLog,
-    UnknownContract,
     activation,
     addressed_to,
     append_change,
@@ -15,7 +14,6 @@ from possync.actors.registry._store import (
 __all__ = [
     "RegistryActor",
     "StrategyLog",
-    "UnknownContract",
     "activation",
     "addressed_to",
     "append_change",

@@ -28,10 +28,6 @@ from possync.messages.lake import StrategyChange
 from possync.messages.routing import DEFAULT_PRIORITY
 
 
-class UnknownContract(LookupError):
-    """A conid the lake has never seen a position of, so its contract fields are unknown."""
-
-
 def _problem(row: dict) -> str:
     """What is wrong with a raw `active_strategies` row, or "" if it is usable."""
     if not isinstance(row.get("conid"), int) or row["conid"] <= 0:
@@ -160,18 +156,10 @@ def activation(
     account: str = "",
 ) -> StrategyChange:
     """An activation of `conid` (for the service of `account`; "": every service), with its contract fields
-    from `contract` or else from the lake's positions.
-
-    Raises UnknownContract when no contract is given and the lake has never seen a position of `conid`.
-    """
+    from `contract` or else from the lake's positions; a conid the lake has never seen is activated by its
+    conid alone (the service asks the gateway to describe it and completes the row)."""
     if contract is None:
-        contract = latest_contracts(root, [conid]).get(conid)
-        if contract is None:
-            raise UnknownContract(
-                f"conid {conid} is not among the positions in the lake at {LakeLocation.of(root)}: activate "
-                "a contract the "
-                "account holds, or give its symbol and security type"
-            )
+        contract = latest_contracts(root, [conid]).get(conid) or Contract(conid, "", "")
     return StrategyChange(contract, strategy_id, priority, True, utc_now(), changed_by, account)
 
 

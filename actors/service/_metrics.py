@@ -38,6 +38,10 @@ class StatusCollector:
         for code, count in sorted(s.connection.refusals.items()):
             refusals.add_metric([str(code)], count)
         yield refusals
+        closed = sum(1 for stream in s.streams if stream.state == "market_closed")
+        yield _gauge(
+            "possync_streams_market_closed", "Streams outside their trading hours (silence expected)", closed
+        )
         restarts = CounterMetricFamily("possync_restarts", "Actor restarts by supervision", labels=["actor"])
         for actor, count in sorted(s.supervision.restarts_by_actor.items()):
             restarts.add_metric([actor], count)

@@ -16,11 +16,13 @@ from typing import Any
 import pykka
 
 import possync.messages.status as report
-from possync.actors.names import CONNECTION, LAKE_WRITER, QUEUE, SLOT_ALLOCATOR, STREAMS
+from possync.actors.names import CONNECTION, LAKE_WRITER, QUEUE, REGISTRY, SLOT_ALLOCATOR, STREAMS
+from possync.actors.polling import shortfall
 from possync.actors.service._refusal_health import competing_session
 from possync.config.settings import Settings
 from possync.messages.connection import ConnectionStatus, GetConnectionStatus
 from possync.messages.lake import GetLakeStatus, LakeStatus
+from possync.messages.lifecycle import GetParkedContracts, ParkedContract
 from possync.messages.queue import GetQueueStatus, QueueStatus
 from possync.messages.slots import GetSlotStatus, SlotStatus
 from possync.messages.streams import (
@@ -159,6 +161,7 @@ class StatusReport:
             (QUEUE, GetQueueStatus()),
             (LAKE_WRITER, GetLakeStatus()),
             (STREAMS, GetActiveStreams()),
+            (REGISTRY, GetParkedContracts()),
         ):
             answers.ask(name, message)
         active: ActiveStreams | None = answers.get(STREAMS)  # first: the streams are asked before any wait
@@ -177,7 +180,10 @@ class StatusReport:
             queue=_queue(queue),
             lake=_lake(lake),
             supervision=self.counts.supervision(),
-            degraded=self._reasons(connection, lake, queue, list(streams.values()), answers),
+            degraded=[
+                *self._reasons(connection, lake, queue, list(streams.values()), answers),
+                *_parked_contracts(answers.get(REGISTRY)),
+            ],
         )
 
     def _connection(self, status: ConnectionStatus | None) -> report.ConnectionStatus:
@@ -232,6 +238,8 @@ class StatusReport:
             reasons.append(f"lake writer: {lake.last_error}")
         if queue is not None and queue.parked:
             reasons.append(f"{len(queue.parked)} queued positions parked after repeated failures")
+        if queue is not None and (behind := self._poller_shortfall(queue.size)):
+            reasons.append(behind)
         parked = sorted(s.conid for s in streams if s is not None and s.state is StreamState.PARKED)
         if parked:
             reasons.append(f"the gateway refused market data for active conids {parked}")
@@ -242,6 +250,19 @@ class StatusReport:
         reasons.extend(missing[name] for name in others if name in missing)
         reasons.extend(missing[name] for name in sorted(answers.stuck - set(others)) if name != CONNECTION)
         return reasons
+
+    def _poller_shortfall(self, size: int) -> str:
+        """Why the poller cannot refresh `size` positions within queue.refresh_s, if it cannot (#14)."""
+        poller = self._settings.poller
+        return shortfall(size, poller.max_batch, poller.interval_s, self._settings.queue.refresh_s)
+
+
+def _parked_contracts(parked: tuple[ParkedContract, ...] | None) -> list[str]:
+    """One reason per active conid the gateway does not know (#14)."""
+    return [
+        f"active conid {p.conid} (strategy {p.strategy_id!r}) parked: {p.reason}; fix or deactivate it"
+        for p in parked or ()
+    ]
 
 
 def _stream(conid: int, status: StreamStatus | None) -> report.StreamStatus:

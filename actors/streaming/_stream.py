@@ -1,8 +1,10 @@
 """StreamActor: one active contract, streamed in real time while it holds a market-data line.
 
-Receives: SlotGranted, SlotQueued, DemoteSlot (allocator); SubscriptionFailed, FeedSuspect, VerifyStream
-          (connection); CheckSilence, WriteObservations, RetryLine (its timers); GetStreamStatus (ask).
-Sends:    AcquireSlot, ReleaseSlot → SLOT_ALLOCATOR; Subscribe, Unsubscribe, Resubscribe → CONNECTION;
+Receives: SlotGranted, SlotQueued, DemoteSlot (allocator); SubscriptionFailed, FeedSuspect, VerifyStream,
+          ContractDescribed (connection); CheckSilence, WriteObservations, RetryLine (its timers);
+          GetStreamStatus (ask).
+Sends:    AcquireSlot, ReleaseSlot → SLOT_ALLOCATOR; Subscribe, Unsubscribe, Resubscribe, DescribeContract
+          → CONNECTION;
           Enqueue, Dequeue → QUEUE; WriteRows → LAKE_WRITER.
 Owns:     one line lease at a time (released on every exit path), the line's StreamFeed (and the feeds of
           lines given back, until their last rows are written), its silence, write and retry timers.
@@ -25,10 +27,14 @@ than the rows); what is left is handed over on stop and on a crash too. Tick cou
 time are read from the feed.
 
 A stream that stays silent for `silent_after_s` while the feeds are healthy is resubscribed; while the
-connection says silence is expected (`FeedSuspect`), it waits.
+connection says silence is expected (`FeedSuspect`), it waits. Outside its contract's trading hours
+(contract details, asked through the connection once it has been quiet for half that long, again after
+a day: `_hours`) it expects silence too: state `market_closed`, no resubscription; the checks resume when
+the market opens.
 """
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from types import TracebackType
 from typing import Any
@@ -38,6 +44,7 @@ from loguru import logger
 from possync.actors import SelfTimer, tell_by_name
 from possync.actors.names import CONNECTION, LAKE_WRITER, QUEUE, SLOT_ALLOCATOR
 from possync.actors.streaming._feed import StreamFeed
+from possync.actors.streaming._hours import MarketHours, parse_hours
 from possync.actors.streaming._refusals import Refusal, backoff_s, refusal
 from possync.messages.connection import (
     FeedSuspect,
@@ -49,6 +56,7 @@ from possync.messages.connection import (
 )
 from possync.messages.domain import Observation
 from possync.messages.lake import WriteRows
+from possync.messages.lifecycle import ContractDescribed, DescribeContract
 from possync.messages.routing import ActiveContract, Dequeue, Enqueue
 from possync.messages.slots import AcquireSlot, DemoteSlot, ReleaseSlot, SlotGranted, SlotLease, SlotQueued
 from possync.messages.streams import (
@@ -60,6 +68,13 @@ from possync.messages.streams import (
     WriteObservations,
 )
 from possync.supervisors import ChildContext, Lease, SupervisedActor
+
+FIRST_VALUES_S = 2.0
+FIRST_VALUES = 3
+"""A closed market's last values come at once after a subscription (a tick or two): fewer ticks than
+`FIRST_VALUES`, all within `FIRST_VALUES_S` of it, are no sign that the market is open."""
+HOURS_MAX_AGE_S = 24 * 3600.0
+"""Trading hours are asked for again after this long (the gateway lists about a week)."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +127,8 @@ class StreamActor(SupervisedActor):
         self._unwritten: list[Observation] = []
         self._refusal: tuple[int, str] | None = None  # the last one, until a line ticks
         self._competing = 0  # 10197 refusals in a row
+        self._hours: MarketHours | None = None  # its trading hours (None: unknown, silence is checked)
+        self._described_at: float | None = None
 
     def on_start(self) -> None:
         """Ask the allocator for a line (the answer comes as a message)."""
@@ -181,6 +198,9 @@ class StreamActor(SupervisedActor):
                     self._arm_write()
             case CheckSilence():
                 self._check_silence()
+            case ContractDescribed(hours=hours):
+                self._hours = parse_hours(hours) if hours is not None else None
+                self._described_at = self._now()
             case GetStreamStatus():
                 return self._status()
             case DemoteSlot() | SubscriptionFailed() | RetryLine():
@@ -279,14 +299,51 @@ class StreamActor(SupervisedActor):
     def _check_silence(self) -> None:
         if self._lease is None:
             return
-        last_tick = self._feed.last_tick_at if self._feed is not None else None
-        silent_s = self._now() - max(self._quiet_since, last_tick or self._quiet_since)
+        quiet = self._silent_s() >= self._template.silent_after_s / 2  # only then do its hours matter
+        if (quiet or self._state is StreamState.MARKET_CLOSED) and self._market_closed():
+            return self._arm_silence_check()
+        silent_s = self._silent_s()
         if not self._suspect and silent_s >= self._template.silent_after_s:
             self._resubscriptions += 1
             logger.info("{}: no tick for {:.0f}s: resubscribing", self.ctx.name, silent_s)
             tell_by_name(self.ctx, CONNECTION, Resubscribe(self._lease))
             self._quiet_since = self._now()
         self._arm_silence_check()
+
+    def _silent_s(self) -> float:
+        last_tick = self._feed.last_tick_at if self._feed is not None else None
+        return self._now() - max(self._quiet_since, last_tick or self._quiet_since)
+
+    def _describe(self) -> None:
+        """Ask for the contract's trading hours, unless known for less than a day."""
+        if self._described_at is None or self._now() - self._described_at > HOURS_MAX_AGE_S:
+            tell_by_name(self.ctx, CONNECTION, DescribeContract(self._conid, self.actor_ref))
+
+    def _market_closed(self) -> bool:
+        """Whether its market is closed now (silence expected): by its hours, and no tick since the close (a
+        gateway that ticks outside the hours it gave is believed); updates the state when that changes."""
+        self._describe()
+        now = datetime.now(UTC)
+        since = self._hours.closed_since(now) if self._hours is not None else None
+        closed = since is not None and not self._ticking_since(since, now)
+        if closed and self._state is StreamState.STREAMING:
+            self._state = StreamState.MARKET_CLOSED
+            opens = self._hours.next_open(datetime.now(UTC)) if self._hours else None
+            logger.info("{}: market closed (opens {}): silence expected", self.ctx.name, opens or "later")
+        elif not closed and self._state is StreamState.MARKET_CLOSED:
+            self._state = StreamState.STREAMING
+            self._quiet_since = self._now()  # silence is counted from the open
+            logger.info("{}: market open: silence checks resume", self.ctx.name)
+        return closed
+
+    def _ticking_since(self, since: datetime, now: datetime) -> bool:
+        """Whether it ticked after `since` (our time), other than the last values a subscription to a closed
+        market gets at once: a gateway that ticks outside the hours it gave is believed."""
+        feed = self._feed
+        last = feed.last_tick_at if feed is not None else None
+        if feed is None or last is None or now - timedelta(seconds=self._now() - last) <= since:
+            return False
+        return feed.ticks >= FIRST_VALUES or last - self._quiet_since > FIRST_VALUES_S
 
     def _now(self) -> float:
         return self.ctx.tree.clock.now()

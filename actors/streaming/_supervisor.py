@@ -17,7 +17,6 @@ start at all is tried again with the next full set, asked for after `REGISTRY_RE
 from typing import Any
 
 import msgspec
-from loguru import logger
 
 from possync.actors import SelfTimer, tell_by_name
 from possync.actors.names import REGISTRY, stream_name
@@ -34,6 +33,7 @@ from possync.supervisors import (
     ChildContext,
     ChildSpec,
     DynamicSupervisor,
+    LastingLog,
     Restart,
     StartRefused,
     SupervisorSpec,
@@ -73,6 +73,8 @@ class StreamSupervisor(DynamicSupervisor):
         self._template = spec.template
         self._active: dict[int, ActiveContract] = {}
         self._synced = False
+        self._failing = LastingLog(first_s=10.0)
+        self._failing_reasons: set[str] = set()
 
     def on_start(self) -> None:
         """Start like any supervisor, then ask the registry for the active set."""
@@ -88,7 +90,7 @@ class StreamSupervisor(DynamicSupervisor):
         """Registry messages, `GetActiveStreams`; everything else as a DynamicSupervisor."""
         match message:
             case ContractActivated(active=active):
-                self._activate(active)
+                self._log_refusals({active.contract.conid: self._activate(active)})
             case ContractDeactivated(conid=conid):
                 self._deactivate(conid)
             case ActiveContracts(contracts=contracts):
@@ -114,14 +116,17 @@ class StreamSupervisor(DynamicSupervisor):
         wanted = {active.contract.conid: active for active in contracts}
         for conid in [conid for conid in self._active if conid not in wanted]:
             self._deactivate(conid)
-        for active in sorted(wanted.values(), key=lambda a: a.priority):
-            self._activate(active)
+        refused = {
+            a.contract.conid: self._activate(a) for a in sorted(wanted.values(), key=lambda a: a.priority)
+        }
+        self._log_refusals(refused)
 
-    def _activate(self, active: ActiveContract) -> None:
+    def _activate(self, active: ActiveContract) -> str | None:
+        """Start (or restart) the stream of `active`; why it could not start, if it could not."""
         conid = active.contract.conid
         running = self._active.get(conid)
         if running is not None and (running.contract, running.priority) == (active.contract, active.priority):
-            return
+            return None
         if running is not None:
             self._remove(stream_name(conid))
         self._active[conid] = active
@@ -131,12 +136,36 @@ class StreamSupervisor(DynamicSupervisor):
         reply = self._add(spec)
         if isinstance(reply, StartRefused):
             del self._active[conid]
-            logger.warning(
-                "could not start the stream of {}: {}; retrying in {}s", conid, reply.reason, REGISTRY_RETRY_S
-            )
             self._synced = False  # the registry's next full set starts it again
             self._retry.arm(REGISTRY_RETRY_S, _AskRegistry())
+            return reply.reason
+        return None
+
+    def _log_refusals(self, refused: dict[int, str | None], complete: bool = False) -> None:
+        """One line per reason for a burst of streams that could not start, repeated at growing intervals;
+        `complete`: these are all the active contracts, so a reason not among them is over."""
+        by_reason: dict[str, list[int]] = {}
+        for conid, reason in refused.items():
+            if reason is not None:
+                by_reason.setdefault(reason, []).append(conid)
+        for reason, conids in by_reason.items():
+            self._failing.still(reason, _refusal_line(conids, reason))
+        if not complete:
+            self._failing_reasons.update(by_reason)
+            return
+        for reason in self._failing_reasons - by_reason.keys():
+            self._failing.ended(reason, f"streams start again (were refused: {reason})")
+        self._failing_reasons = set(by_reason)
 
     def _deactivate(self, conid: int) -> None:
         if self._active.pop(conid, None) is not None:
             self._remove(stream_name(conid))
+
+
+def _refusal_line(conids: list[int], reason: str) -> str:
+    """E.g. "could not start the streams of 100 contracts (265598, 8314, …): …; retrying every 1.0s"."""
+    shown = ", ".join(str(conid) for conid in conids[:5]) + (", …" if len(conids) > 5 else "")
+    what = (
+        f"the stream of {shown}" if len(conids) == 1 else f"the streams of {len(conids)} contracts ({shown})"
+    )
+    return f"could not start {what}: {reason}; retrying every {REGISTRY_RETRY_S}s"

@@ -78,12 +78,14 @@ def test_a_taken_http_port_is_one_clear_line_and_exit_1(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(60)
-def test_activating_a_conid_the_lake_has_never_seen_says_how_to_fix_it(config: Path, tmp_path: Path) -> None:
+def test_a_conid_the_lake_never_saw_is_activated_by_its_conid_alone(config: Path, tmp_path: Path) -> None:
     result = run_cli(["activate", "123", "--strategy-id", "s", "--config", str(config)], tmp_path)
 
-    assert result.returncode == 2
-    line = _one_line(result.stderr)
-    assert "conid 123 is not among the positions in the lake" in line and "--sec-type" in line
+    assert result.returncode == 0, result
+    assert "conid 123 (described by the gateway once the service runs) active" in result.stdout
+    log = StrategyLog(tmp_path / "lake")
+    log.version()
+    assert [(c.contract.conid, c.contract.sec_type, c.active) for c in log.read()[0]] == [(123, "", True)]
 
 
 @pytest.mark.timeout(60)
@@ -143,11 +145,13 @@ def test_positions_of_an_empty_lake_is_exit_1(config: Path, tmp_path: Path) -> N
         ["activate", "123"],
         ["activate", "-5", "--strategy-id", "s"],
         ["positions", "--format", "xml"],
-        ["activate", "123", "--strategy-id", "s", "--symbol", "ABC"],
+        ["activate", "x1", "--strategy-id", "s"],
+        ["activate", "0", "--strategy-id", "s"],
+        ["activate", "123", "--strategy-id", "s", "--priority", "0"],
     ],
 )
 def test_usage_mistakes_are_exit_2(config: Path, tmp_path: Path, args: list[str]) -> None:
     result = run_cli([*args, "--config", str(config)], tmp_path)
 
     assert result.returncode == 2, result
-    assert "error" in result.stderr or "give both --symbol and --sec-type" in result.stderr
+    assert "error" in result.stderr

@@ -114,12 +114,13 @@ def test_own_changes_apply_at_once_persist_and_never_flip_back(lake_root, runnin
     assert len(changes) == 2
 
 
-def test_activating_without_contract_fields_uses_the_lake_or_is_refused(lake_root, running):
+def test_activating_without_contract_fields_uses_the_lake_or_waits_for_the_gateway(lake_root, running):
     tree, _, _ = running
     write_positions(lake_root, observation(MSFT))
     assert ask(tree, REGISTRY, Activate(MSFT.conid, "s")) == ChangeAccepted()
-    refused = ask(tree, REGISTRY, Activate(12345, "s"))
-    assert isinstance(refused, ChangeRefused) and "conid 12345" in refused.reason
+    assert ask(tree, REGISTRY, Activate(12345, "s")) == ChangeAccepted()  # by conid alone
+    assert ask(tree, REGISTRY, IsActive(12345)) is False  # until the gateway describes it (no gateway here)
+    assert ask(tree, REGISTRY, Deactivate(12345)) == ChangeAccepted()  # a waiting activation can be undone
     assert isinstance(ask(tree, REGISTRY, Deactivate(12345)), ChangeRefused)
 
 
@@ -137,7 +138,7 @@ def test_unknown_conids_and_garbage_rows_are_reported_once_and_skipped(lake_root
         tree.whereis(REGISTRY).tell(SendActiveContracts())
         ask(tree, REGISTRY, IsActive(999))
     assert ask(tree, REGISTRY, IsActive(999)) is False
-    assert sum("conid 999" in line and "unknown" in line for line in warnings_logged) == 1
+    assert sum("conid 999" in line and "no contract fields" in line for line in warnings_logged) == 1
     assert sum("conid must be a positive integer" in line for line in warnings_logged) == 1
     assert not find(streams, lambda m: isinstance(m, ContractActivated) and m.active.contract.conid == 999)
 

@@ -12,7 +12,6 @@ from possync.actors.lake._query import read_all
 from possync.actors.lake._tables import ACTIVE_STRATEGIES, POSITION_UPDATES
 from possync.actors.registry._store import (
     StrategyLog,
-    UnknownContract,
     activation,
     addressed_to,
     append_change,
@@ -62,9 +61,9 @@ def test_activation_takes_the_contract_fields_from_the_lake_positions(tmp_path):
     assert table.schema == ACTIVE_STRATEGIES.schema  # the documented schema, for any Delta reader
 
 
-def test_activating_a_conid_the_lake_never_saw_is_a_clear_error(tmp_path):
-    with pytest.raises(UnknownContract, match="conid 42 is not among the positions"):
-        activation(tmp_path, 42, "momentum", 1, "test")
+def test_a_conid_the_lake_never_saw_is_activated_by_its_conid_alone(tmp_path):
+    change = activation(tmp_path, 42, "momentum", 1, "test")  # the service has the gateway describe it
+    assert change.contract == Contract(42, "", "") and change.active
 
 
 def test_the_latest_change_per_conid_wins_and_deactivation_keeps_the_fields(tmp_path):
