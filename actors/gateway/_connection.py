@@ -127,7 +127,7 @@ class ConnectionActor(SupervisedActor):
         self._lost_token = 0
         self._client_id = settings.client_id
         self._accounts: tuple[str, ...] = ()
-        self._refusals = BurstLog()  # a burst of refusals is one line with a count and the first conids
+        self._burst = BurstLog()  # a burst of refusals is one line with a count and the first conids
 
     def on_start(self) -> None:
         """Connect (the session is closed on every exit path of this incarnation) and route the positions."""
@@ -165,14 +165,14 @@ class ConnectionActor(SupervisedActor):
 
     def on_stop(self) -> None:
         """Drop the 1100 grace and hung timers (the session itself is closed by its lease)."""
-        self._refusals.flush()
+        self._burst.flush()
         self._flush_logs.cancel()
         self._grace.cancel()
         self._hung.cancel()
 
     def on_receive(self, message: Any) -> Any:
         """Dispatch one message (see the module docstring)."""
-        self._refusals.flush_stale()
+        self._burst.flush_stale()
         match message:
             case Subscribe():
                 self._subscribe(message)
@@ -215,7 +215,7 @@ class ConnectionActor(SupervisedActor):
             case AccountDataRestored():
                 self._account_data_restored(message)
             case FlushLogs():
-                self._refusals.flush()
+                self._burst.flush()
             case DescribeContract(conid=conid, reply_to=reply_to):
                 self._session.describe(conid, partial(tell_quietly, reply_to))
             case _:
@@ -264,7 +264,7 @@ class ConnectionActor(SupervisedActor):
 
     def _refused(self, message: str, conid: int, level: str | None = None) -> None:
         """One refusal of a burst: the first logged at once, the count once the burst is quiet for 1 s."""
-        self._refusals.add(message, conid, level)
+        self._burst.add(message, conid, level)
         self._flush_logs.arm(1.0, FlushLogs())
 
     def _snapshots_over(self, request: TakeSnapshots, snapshots: tuple[Snapshot, ...]) -> None:
@@ -277,7 +277,7 @@ class ConnectionActor(SupervisedActor):
             if snapshot.code:
                 self._count_refusal(snapshot.code)
             if snapshot.code == REFUSED:
-                self._refusals.add(
+                self._burst.add(
                     "gateway refused a snapshot line (101): the budget shrinks; conids",
                     snapshot.conid,
                     "INFO",
@@ -285,7 +285,7 @@ class ConnectionActor(SupervisedActor):
                 tell_by_name(self.ctx, SLOT_ALLOCATOR, SlotRefused(order.lease))
             else:
                 tell_by_name(self.ctx, SLOT_ALLOCATOR, ReleaseSlot(order.lease))
-        self._refusals.flush()  # one line per kind for the whole batch
+        self._burst.flush()  # one line per kind for the whole batch
         tell_quietly(request.reply_to, SnapshotsTaken(snapshots))
 
     def _count_refusal(self, code: int) -> None:

@@ -9,8 +9,8 @@ from loguru import logger
 from possync.actors.polling._book import PollQueue
 from possync.actors.polling._identity import StateIdentity, accounts_mismatch, identity_of, mismatch
 from possync.actors.polling._state_file import load_queue_state, save_queue_state, saved_identity
+from possync.actors.tree import queue_settings
 from possync.config import Settings
-from possync.config.paths import queue_state_file
 from possync.config.settings import LakeSettings, QueueSettings
 from possync.messages.domain import Contract, utc_now
 from possync.messages.routing import PositionChanged
@@ -21,11 +21,10 @@ HERE = StateIdentity("/lakes/a", "id-1", "127.0.0.1:4002", "")
 
 
 def test_the_state_file_defaults_to_its_lake_and_a_set_one_is_honoured() -> None:
-    assert queue_state_file(Settings(lake=LakeSettings(root="/x/lake"))) == Path(
-        "/x/lake/_state/queue.msgpack"
-    )
+    lake = Settings(lake=LakeSettings(root="/x/lake"))
+    assert Path(queue_settings(lake).state_file) == Path("/x/lake/_state/queue.msgpack")
     chosen = Settings(lake=LakeSettings(root="/x/lake"), queue=QueueSettings(state_file="/y/q.msgpack"))
-    assert queue_state_file(chosen) == Path("/y/q.msgpack")
+    assert Path(queue_settings(chosen).state_file) == Path("/y/q.msgpack")
 
 
 @pytest.mark.parametrize(
