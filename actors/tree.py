@@ -9,6 +9,7 @@
         ├── SlotAllocatorActor   SLOT_ALLOCATOR: the line budget; a fresh ledger and epoch per session
         ├── PollerActor          POLLER: refreshes due queue items without a line (or a lent one)
         ├── ReconcilerActor      RECONCILER: compares the gateway's positions with the lake
+        ├── PnlActor             PNL: writes the P&L channel's changed values in batches (when pnl.enabled)
         ├── StreamSupervisor     STREAMS: one StreamActor per active contract
         └── UpdateDispatcher     UPDATES: calls the on_update handlers (last: its crash restarts nothing else)
 
@@ -33,6 +34,7 @@ from possync.actors.names import (
     APP,
     CONNECTION,
     LAKE_WRITER,
+    PNL,
     POLLER,
     QUEUE,
     RECONCILER,
@@ -42,7 +44,7 @@ from possync.actors.names import (
     STREAMS,
     UPDATES,
 )
-from possync.actors.polling import PollerActor, QueueActor, ReconcilerActor
+from possync.actors.polling import PnlActor, PollerActor, QueueActor, ReconcilerActor
 from possync.actors.registry import RegistryActor
 from possync.actors.streaming import (
     SlotAllocatorActor,
@@ -108,13 +110,16 @@ def session_spec(
         CONNECTION,
         ConnectionActor,
         # a gateway silent for half a stream's limit is hung: no stream resubscribes into it
-        args=(settings.ib, outage or OutageLog(), settings.streams.silent_after_s / 2),
+        args=(settings.ib, outage or OutageLog(), settings.streams.silent_after_s / 2, settings.pnl),
         start_timeout_s=connect_s * 2 + _MARGIN_S,  # the last client id's attempt may take the whole timeout
         shutdown_timeout_s=_MARGIN_S,
         start_required=False,
     )
     template = StreamTemplate(
-        settings.streams.silent_after_s, settings.ib.account, settings.streams.write_interval_s
+        settings.streams.silent_after_s,
+        settings.ib.account,
+        settings.streams.write_interval_s,
+        settings.streams.min_row_interval_s,
     )
     streams = StreamSupervisorSpec(
         STREAMS,
@@ -141,14 +146,15 @@ def backoff_from(supervision: SupervisionSettings) -> Backoff | None:
 
 
 def _workers(settings: Settings) -> tuple[Spec, ...]:
-    """The session's workers: the poller and the reconciler (both need the connection)."""
+    """The session's workers: the poller, the reconciler and the P&L writer (all need the connection)."""
     poller = ChildSpec(POLLER, PollerActor, args=(settings.poller, settings.ib.account))
     reconciler = ChildSpec(
         RECONCILER,
         ReconcilerActor,
         args=(settings.lake.root, settings.poller.reconcile_interval_s, settings.poller.request_timeout_s),
     )
-    return (poller, reconciler)
+    pnl = ChildSpec(PNL, PnlActor, args=(settings.pnl,))
+    return (poller, reconciler, pnl) if settings.pnl.enabled else (poller, reconciler)
 
 
 def _observations_to(handlers: StreamHandlers) -> Callable[[tuple[LakeRow, ...]], None]:

@@ -64,6 +64,9 @@ class StreamSettings(Section):
 
     silent_after_s: Seconds = 120.0  # a stream without a tick this long (feeds healthy) is resubscribed
     write_interval_s: Seconds = 0.5  # a stream hands its observations to the lake writer this often, batched
+    min_row_interval_s: NonNegativeSeconds = (
+        0.25  # at most one row per stream this often (latest wins); 0: all
+    )
 
 
 class PollerSettings(Section):
@@ -101,6 +104,16 @@ class LakeSettings(Section):
     root: NonEmptyStr = "lake"
     flush_interval_s: Seconds = 1.0
     flush_rows: Count = 5000
+
+
+class PnlSettings(Section):
+    """The P&L channel: reqPnLSingle per held position (no market-data line)."""
+
+    enabled: bool = True
+    max_subscriptions: NonNegativeInt = (
+        500  # reqPnLSingle subscriptions held at most (one per account, conid)
+    )
+    write_interval_s: Seconds = 5.0  # changed P&L values go to the lake this often (the latest per position)
 
 
 class HttpSettings(Section):
@@ -153,3 +166,4 @@ class Settings(Section):
     queue: QueueSettings = QueueSettings()
     registry: RegistrySettings = RegistrySettings()
     streams: StreamSettings = StreamSettings()
+    pnl: PnlSettings = PnlSettings()

@@ -3,13 +3,14 @@
 Receives: Subscribe, Unsubscribe, Resubscribe (streams; Unsubscribe also from a released line lease and
           from the allocator reclaiming a leak); TakeSnapshots (poller); PositionChanged, SubscriptionFailed,
           GatewayNotice, GatewaySilence, GatewayDisconnected, SnapshotsOver (its IbSession's loop thread);
-          LostGraceExpired, GatewayHung (its timers); PositionsRequest, GetConnectionStatus (ask).
+          LostGraceExpired, GatewayHung (its timers); PositionsRequest, GetConnectionStatus (ask);
+          TakePnlRows (ask, PnlActor: the P&L channel's changed values).
 Sends:    SlotRefused, ReleaseSlot → SLOT_ALLOCATOR; PositionChanged → QUEUE; Updates → UPDATES;
           SubscriptionFailed, FeedSuspect, VerifyStream → the subscribed stream; SnapshotsTaken → the
           poller; position changes to a streamed contract's feed (`TickSink` calls, not messages).
 Owns:     the IbSession (its loop thread and socket; closed by a lease on every exit path), the market-data
           subscriptions (one per line a stream holds, with its feed), the positions by contract, and the
-          1100 grace and hung timers.
+          1100 grace and hung timers; through the session, the P&L subscriptions (`_pnl`, asked again on 1101).
 
 On start it connects read-only (the next client id on 326); a gateway that is not there fails the
 start with one line saying where it tried and what to check (`OutageLog` keeps retries quiet), and the
@@ -44,7 +45,7 @@ from possync.actors.gateway._client import load_client
 from possync.actors.gateway._outage_log import OutageLog
 from possync.actors.gateway._session import IbSession
 from possync.actors.names import QUEUE, SLOT_ALLOCATOR, UPDATES
-from possync.config.settings import IbSettings
+from possync.config.settings import IbSettings, PnlSettings
 from possync.messages.connection import (
     ConnectionStatus,
     FeedSuspect,
@@ -62,6 +63,7 @@ from possync.messages.connection import (
     VerifyStream,
 )
 from possync.messages.domain import Observation
+from possync.messages.pnl import TakePnlRows
 from possync.messages.poller import PositionsRequest
 from possync.messages.routing import PositionChanged
 from possync.messages.slots import ReleaseSlot, SlotLease, SlotRefused
@@ -104,9 +106,12 @@ class ConnectionActor(SupervisedActor):
         settings: IbSettings,
         outage: OutageLog | None = None,
         silence_s: float = 0.0,
+        pnl: PnlSettings | None = None,
     ) -> None:
-        """`silence_s` > 0: after that long without any data from the gateway, the streams are suspect."""
+        """`silence_s` > 0: after that long without any data from the gateway, the streams are suspect.
+        `pnl`: the P&L channel's settings (off when None)."""
         super().__init__(ctx)
+        self._pnl = pnl if pnl is not None and pnl.enabled else PnlSettings(max_subscriptions=0)
         self._silence_s = silence_s
         self._settings = settings
         self._outage = outage or OutageLog()
@@ -129,6 +134,7 @@ class ConnectionActor(SupervisedActor):
             silence_s=self._silence_s,
             on_updates=self._updates,
             client=load_client(settings.client),
+            pnl_subscriptions=self._pnl.max_subscriptions if self._pnl.enabled else 0,
         )
         self.ctx.leases.acquire("ib-session", self._session.close)
         try:
@@ -195,6 +201,8 @@ class ConnectionActor(SupervisedActor):
                 return self._session.positions(conids, self._settings.account, _POSITIONS_TIMEOUT_S)
             case GetConnectionStatus():
                 return self._status()
+            case TakePnlRows():
+                return self._session.pnl_rows(_POSITIONS_TIMEOUT_S)
             case _:
                 logger.warning("connection: ignored unexpected message {!r}", message)
         return None
@@ -312,6 +320,7 @@ class ConnectionActor(SupervisedActor):
             logger.warning("gateway dropped our market data (1101): resubscribing {}", len(self._subscribers))
             for subscriber in self._subscribers.values():
                 self._session.resubscribe(subscriber.lease)
+            self._session.resubmit_pnl()
         else:
             logger.info("gateway reached IB again (1102): verifying {} streams", len(self._subscribers))
             for subscriber in self._subscribers.values():

@@ -3,9 +3,15 @@
 A StreamActor makes a feed for each line it is granted and hands it to the connection with `Subscribe`.
 The feed holds what turning a tick into observations needs: the contract's positions (set by the
 connection, which routes them, before the first tick and on every change) and the last market price.
-Each new market price becomes one observation per account holding the contract (position and average cost
-from the positions feed; a contract no account holds is observed as position 0 of the default account); a
-position change while a price is known is observed the same way. The feed returns the observations to its
+A tick that changes what a user would chart becomes one observation per account holding the contract
+(position and average cost from the positions feed; a contract no account holds is observed as position 0
+of the default account), carrying the tick's quote, model greeks and data type: a new market price, bid,
+ask or last, or a greek (implied volatility, delta, gamma, vega, theta, underlying price) moved by more
+than `GREEK_EPSILON` of its value (or appeared/vanished). A size alone makes no row. A row needs a market
+price. At most one row per `min_row_interval_s` (the rows of one tick): a change within it is coalesced,
+the latest values win, and it is observed by the first tick after the interval (`on_tick`) or by the
+stream's write timer (`flush_due`), whichever comes first. A position change while a price is known is
+observed at once, whatever the interval. The feed returns the observations to its
 caller, which hands them to the session's update dispatcher (the handlers) at once: the IbSession in one
 message for all the ticks of one read, the connection one per position change.
 
@@ -22,7 +28,7 @@ from collections import deque
 from datetime import datetime
 
 from possync.messages.connection import TickSink
-from possync.messages.domain import Contract, Observation, Source, Tick
+from possync.messages.domain import Contract, Greeks, Observation, Source, Tick
 from possync.messages.routing import PositionChanged
 from possync.supervisors.clock import Clock
 
@@ -34,8 +40,11 @@ class StreamFeed(TickSink):
     (the last known) are for the stream to read.
     """
 
-    def __init__(self, clock: Clock, contract: Contract, account: str) -> None:
-        """Feed a stream the line of `contract`; `account` labels unheld rows; `clock` times the ticks."""
+    def __init__(
+        self, clock: Clock, contract: Contract, account: str, min_row_interval_s: float = 0.0
+    ) -> None:
+        """Feed a stream the line of `contract`; `account` labels unheld rows; `clock` times the ticks;
+        rows at most one per `min_row_interval_s` (0: every change)."""
         self._clock = clock
         self._contract = contract
         self._account = account
@@ -46,6 +55,10 @@ class StreamFeed(TickSink):
         self.last_tick_at: float | None = None
         self.market_price: float | None = None
         self._tick: Tick | None = None  # the last, for the quote, greeks and data type of the rows
+        self._shown: Tick | None = None  # the tick of the last row
+        self._min_interval = min_row_interval_s
+        self._next_row_at = 0.0  # the clock's time from which the next tick's row may be made
+        self._pending = False  # a change not observed yet (coalesced)
 
     def set_positions(self, positions: tuple[PositionChanged, ...]) -> None:
         """The positions held in the contract before the first tick (the connection's, when it subscribes)."""
@@ -61,16 +74,30 @@ class StreamFeed(TickSink):
         return self._observe((position,), position.event_ts)
 
     def on_tick(self, tick: Tick) -> tuple[Observation, ...]:
-        """A tick of the line (in the loop thread): count it; the observations of a new market price."""
+        """A tick of the line (in the loop thread): count it; the observations of a charted change that
+        is due now (this tick's, or a coalesced one's with this tick's values)."""
         if self._closed:
             return ()
         self.ticks += 1
-        self.last_tick_at = self._clock.now()
+        self.last_tick_at = now = self._clock.now()
         self._tick = tick
-        if tick.market_price is None or tick.market_price == self.market_price:
+        if tick.market_price is not None:
+            self.market_price = tick.market_price
+        if self.market_price is None:
             return ()
-        self.market_price = tick.market_price
-        return self._observe(self._positions or (None,), tick.event_ts)
+        if not self._pending and not charted_change(tick, self._shown):
+            return ()
+        if now < self._next_row_at:
+            self._pending = True
+            return ()
+        return self._row_now(now, tick)
+
+    def flush_due(self) -> tuple[Observation, ...]:
+        """The observations of a coalesced change whose interval is over (the stream's write timer)."""
+        tick = self._tick
+        if not self._pending or self._closed or tick is None or self._clock.now() < self._next_row_at:
+            return ()
+        return self._row_now(self._clock.now(), tick)
 
     def take_rows(self) -> list[Observation]:
         """The observations made since the last call, in order (the stream's, for the lake writer)."""
@@ -82,6 +109,12 @@ class StreamFeed(TickSink):
     def close(self) -> None:
         """The line is being given back: no tick or observation comes from this feed any more."""
         self._closed = True
+
+    def _row_now(self, now: float, tick: Tick) -> tuple[Observation, ...]:
+        self._shown = tick
+        self._pending = False
+        self._next_row_at = now + self._min_interval
+        return self._observe(self._positions or (None,), tick.event_ts)
 
     def _observe(
         self, positions: tuple[PositionChanged | None, ...], event_ts: datetime
@@ -103,3 +136,39 @@ class StreamFeed(TickSink):
             quote=self._tick.quote if self._tick is not None else None,
             greeks=self._tick.greeks if self._tick is not None else None,
         )
+
+
+GREEK_EPSILON = 1e-3
+"""A greek that moved by more than this fraction of its value is a change worth a row (0.1 %)."""
+
+
+def charted_change(tick: Tick, shown: Tick | None) -> bool:
+    """True when `tick` shows something a user would chart that the tick of the last row did not."""
+    if shown is None:
+        return True
+    if tick.market_price != shown.market_price and tick.market_price is not None:
+        return True
+    q, s = tick.quote, shown.quote
+    if q is not s and q is not None and s is not None:
+        if q.bid != s.bid or q.ask != s.ask or q.last != s.last:
+            return True
+    elif (q is None) != (s is None):
+        return True
+    return tick.greeks is not shown.greeks and _greeks_moved(tick.greeks, shown.greeks)
+
+
+def _greeks_moved(g: Greeks | None, s: Greeks | None) -> bool:
+    if g is None or s is None:
+        return g is not s
+    if g == s:
+        return False
+    return (
+        _moved(g.delta, s.delta) or _moved(g.implied_vol, s.implied_vol) or _moved(g.gamma, s.gamma)
+        or _moved(g.vega, s.vega) or _moved(g.theta, s.theta) or _moved(g.und_price, s.und_price)
+    )  # fmt: skip
+
+
+def _moved(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is not b
+    return abs(a - b) > GREEK_EPSILON * max(abs(a), abs(b))
