@@ -10,7 +10,7 @@ Sends:    SlotRefused, ReleaseSlot → SLOT_ALLOCATOR; PositionChanged → QUEUE
           poller; position changes to a streamed contract's feed (`TickSink` calls, not messages).
 Owns:     the IbSession (its loop thread and socket; closed by a lease on every exit path), the market-data
           subscriptions (one per line a stream holds, with its feed), the positions by contract, and the
-          1100 grace and hung timers; through the session, the P&L subscriptions (`_pnl`, asked again on 1101).
+          1100 grace and hung timers; through the session, the P&L subscriptions (`_pnl`; again on 1101).
 
 On start it connects read-only (the next client id on 326); a gateway that is not there fails the
 start with one line saying where it tried and what to check (`OutageLog` keeps retries quiet), and the
