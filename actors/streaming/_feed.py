@@ -5,15 +5,17 @@ The feed holds what turning a tick into observations needs: the contract's posit
 connection, which routes them, before the first tick and on every change) and the last market price.
 A tick that changes what a user would chart becomes one observation per account holding the contract
 (position and average cost from the positions feed; a contract no account holds is observed as position 0
-of the default account), carrying the tick's quote, model greeks and data type: a new market price, bid,
-ask or last, or a greek (implied volatility, delta, gamma, vega, theta, underlying price) moved by more
-than `GREEK_EPSILON` of its value (or appeared/vanished). A size alone makes no row. A row needs a market
-price. At most one row per `min_row_interval_s` (the rows of one tick): a change within it is coalesced,
-the latest values win, and it is observed by the first tick after the interval (`on_tick`) or by the
-stream's write timer (`flush_due`), whichever comes first. A position change while a price is known is
-observed at once, whatever the interval. The feed returns the observations to its
-caller, which hands them to the session's update dispatcher (the handlers) at once: the IbSession in one
-message for all the ticks of one read, the connection one per position change.
+of the default account), carrying the tick's quote, model greeks and data type, and a held position's
+market value and unrealized P&L at the row's price (position x price x multiplier, less position x average
+cost). A charted change: a new market price, bid, ask or last, or a greek (implied volatility, delta,
+gamma, vega, theta, underlying price) moved by more than `GREEK_EPSILON` of its value (or appeared or
+vanished); a size alone is none. A row needs a market price. At most one row per `min_row_interval_s`
+(the rows of one tick): a change within it is coalesced, the latest values win, and it is observed by the
+first tick after the interval (`on_tick`) or by the stream's write timer (`flush_due`), whichever comes
+first. A position change while a price is known is observed at once, whatever the interval. The feed
+returns the observations to its caller, which hands them to the session's update dispatcher (the
+handlers) at once: the IbSession in one message for all the ticks of one read, the connection one per
+position change.
 
 The stream is never woken by a tick: it reads the feed's counters when it needs them, and takes the
 observations for the lake writer (`take_rows`) on its own write timer. So a burst of ticks for a hundred
@@ -28,7 +30,7 @@ from collections import deque
 from datetime import datetime
 
 from possync.messages.connection import TickSink
-from possync.messages.domain import Contract, Greeks, Observation, Source, Tick
+from possync.messages.domain import Contract, Greeks, Observation, Source, Tick, Value
 from possync.messages.routing import PositionChanged
 from possync.supervisors.clock import Clock
 
@@ -57,6 +59,7 @@ class StreamFeed(TickSink):
         self._tick: Tick | None = None  # the last, for the quote, greeks and data type of the rows
         self._shown: Tick | None = None  # the tick of the last row
         self._min_interval = min_row_interval_s
+        self._multiplier = _multiplier(contract.multiplier)
         self._next_row_at = 0.0  # the clock's time from which the next tick's row may be made
         self._pending = False  # a change not observed yet (coalesced)
 
@@ -124,6 +127,7 @@ class StreamFeed(TickSink):
         return rows
 
     def _observation(self, position: PositionChanged | None, event_ts: datetime) -> Observation:
+        tick = self._tick
         return Observation(
             account=self._account if position is None else position.account,
             contract=self._contract if position is None else position.contract,
@@ -132,10 +136,19 @@ class StreamFeed(TickSink):
             market_price=self.market_price,
             source=Source.STREAM,
             event_ts=event_ts,
-            data_type=self._tick.data_type if self._tick is not None else None,
-            quote=self._tick.quote if self._tick is not None else None,
-            greeks=self._tick.greeks if self._tick is not None else None,
+            data_type=tick.data_type if tick is not None else None,
+            value=None if position is None else self._value(position),
+            quote=tick.quote if tick is not None else None,
+            greeks=tick.greeks if tick is not None else None,
         )
+
+    def _value(self, position: PositionChanged) -> Value | None:
+        """A held position's worth at the row's price, as IB values it: market value = position x price x
+        multiplier, unrealized P&L = market value - position x average cost (per contract for options)."""
+        if self.market_price is None:
+            return None
+        market_value = position.position * self.market_price * self._multiplier
+        return Value(market_value, market_value - position.position * position.avg_cost)
 
 
 GREEK_EPSILON = 1e-3
@@ -172,3 +185,10 @@ def _moved(a: float | None, b: float | None) -> bool:
     if a is None or b is None:
         return a is not b
     return abs(a - b) > GREEK_EPSILON * max(abs(a), abs(b))
+
+
+def _multiplier(text: str) -> float:
+    try:
+        return float(text) if text else 1.0
+    except ValueError:
+        return 1.0
