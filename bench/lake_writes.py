@@ -118,7 +118,7 @@ def through_writer(root: Path, messages: list[WriteRows], seconds: float) -> dic
 
 def _bytes_per_row(path: Path) -> float:
     """Bytes on disk per row of the table's current data files (after background compaction, if any ran)."""
-    actions = DeltaTable(str(path)).get_add_actions(flatten=True).to_pydict()
+    actions = pa.table(DeltaTable(str(path)).get_add_actions(flatten=True)).to_pydict()
     return sum(actions["size_bytes"]) / max(1, sum(actions["num_records"]))
 
 
