@@ -102,6 +102,8 @@ class ConnectionStatus(msgspec.Struct, frozen=True):
     pacing_delays: int
     suspect: tuple[str, ...]
     snapshots: int = 0
+    pnl_subscriptions: int = 0
+    """reqPnLSingle subscriptions held (the P&L channel; no line)."""
 
 
 class GatewayNotice(msgspec.Struct, frozen=True):

@@ -13,6 +13,8 @@ class ConnectionStatus(msgspec.Struct, frozen=True):
     reconnects: int = 0
     pacing_delays: int = 0
     last_error: str = ""
+    pnl_subscriptions: int = 0
+    """P&L subscriptions held (reqPnLSingle, one per valued position; they use no line)."""
 
 
 class SlotStatus(msgspec.Struct, frozen=True):

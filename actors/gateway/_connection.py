@@ -354,4 +354,5 @@ class ConnectionActor(SupervisedActor):
             pacing_delays=self._session.pacing_delays,
             suspect=tuple(self._suspects.values()),
             snapshots=self._session.snapshots_in_progress,
+            pnl_subscriptions=self._session.pnl_subscriptions,
         )

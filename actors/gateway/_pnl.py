@@ -46,6 +46,11 @@ class PnlChannel:
         self._wakeup = asyncio.Event()
         self.sent = 0
 
+    @property
+    def count(self) -> int:
+        """Subscriptions held (answered or not yet)."""
+        return len(self._subscribed)
+
     def subscribed(self, account: str, conid: int) -> bool:
         """True while (account, conid) has a P&L subscription (answered or not yet)."""
         return (account, conid) in self._subscribed

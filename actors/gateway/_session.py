@@ -106,6 +106,11 @@ class IbSession:
         return self._lines.pending
 
     @property
+    def pnl_subscriptions(self) -> int:
+        """P&L subscriptions held (or queued to be sent)."""
+        return self._pnl.count
+
+    @property
     def snapshots_in_progress(self) -> int:
         """Snapshots asked for and not over yet (each may hold a line at the gateway)."""
         return self._snapshots.in_progress

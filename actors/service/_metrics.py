@@ -28,6 +28,9 @@ class StatusCollector:
         yield _gauge("possync_lines_budget", "Configured market-data line budget", s.slots.budget)
         yield _gauge("possync_lines_effective", "Effective line budget after 101 refusals", s.slots.effective)
         yield _gauge("possync_streams", "Active contracts with a stream", len(s.streams))
+        yield _gauge(
+            "possync_pnl_subscriptions", "P&L subscriptions held (no line)", s.connection.pnl_subscriptions
+        )
         yield _gauge("possync_queue_depth", "Positions waiting in the refresh queue", s.queue.depth)
         yield _gauge("possync_lake_pending_rows", "Rows accepted but not yet committed", s.lake.pending_rows)
         yield _counter("possync_lake_rows_written", "Rows committed to the lake", s.lake.rows_written)

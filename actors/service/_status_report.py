@@ -158,6 +158,7 @@ class StatusReport:
             reconnects=self.counts.reconnects(),
             pacing_delays=status.pacing_delays if status else 0,
             last_error="" if status else self.counts.connection_error(),
+            pnl_subscriptions=status.pnl_subscriptions if status else 0,
         )
 
     def _slots(self, status: SlotStatus | None) -> report.SlotStatus:

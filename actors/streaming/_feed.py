@@ -127,30 +127,48 @@ class StreamFeed(TickSink):
         return rows
 
     def _observation(self, position: PositionChanged | None, event_ts: datetime) -> Observation:
-        tick = self._tick
+        tick, price = self._tick, self.market_price  # positional arguments: this runs for every row
+        quote, greeks, data_type = (
+            (None, None, None) if tick is None else (tick.quote, tick.greeks, tick.data_type)
+        )
+        if position is None:
+            return Observation(
+                self._account,
+                self._contract,
+                0.0,
+                None,
+                price,
+                _STREAM,
+                event_ts,
+                data_type,
+                None,
+                quote,
+                greeks,
+            )
+        p = position
+        value = None if price is None else self._value(p.position, p.avg_cost, price)
         return Observation(
-            account=self._account if position is None else position.account,
-            contract=self._contract if position is None else position.contract,
-            position=0.0 if position is None else position.position,
-            avg_cost=None if position is None else position.avg_cost,
-            market_price=self.market_price,
-            source=Source.STREAM,
-            event_ts=event_ts,
-            data_type=tick.data_type if tick is not None else None,
-            value=None if position is None else self._value(position),
-            quote=tick.quote if tick is not None else None,
-            greeks=tick.greeks if tick is not None else None,
+            p.account,
+            p.contract,
+            p.position,
+            p.avg_cost,
+            price,
+            _STREAM,
+            event_ts,
+            data_type,
+            value,
+            quote,
+            greeks,
         )
 
-    def _value(self, position: PositionChanged) -> Value | None:
+    def _value(self, position: float, avg_cost: float, price: float) -> Value:
         """A held position's worth at the row's price, as IB values it: market value = position x price x
         multiplier, unrealized P&L = market value - position x average cost (per contract for options)."""
-        if self.market_price is None:
-            return None
-        market_value = position.position * self.market_price * self._multiplier
-        return Value(market_value, market_value - position.position * position.avg_cost)
+        market_value = position * price * self._multiplier
+        return Value(market_value, market_value - position * avg_cost)
 
 
+_STREAM = Source.STREAM
 GREEK_EPSILON = 1e-3
 """A greek that moved by more than this fraction of its value is a change worth a row (0.1 %)."""
 

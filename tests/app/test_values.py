@@ -72,6 +72,7 @@ def test_every_position_of_two_accounts_is_valued_by_the_pnl_channel_without_a_l
         )
         _assert_consistent(sim, {key: polled()[key] for key in held})
         assert sim.stats().pnl_single_subscriptions == len(held)
+        assert service.status().connection.pnl_subscriptions == len(held)
 
         sim.send_error(1101)  # the gateway drops every P&L subscription: the service asks again
         wait_until(lambda: sim.stats().pnl_single_subscriptions == len(held), WAIT_S, message="resubmitted")
