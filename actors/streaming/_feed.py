@@ -26,6 +26,7 @@ replaces immutable values (the price, the positions tuple) or appends to a deque
 them whole.
 """
 
+import threading
 from collections import deque
 from datetime import datetime
 
@@ -53,6 +54,7 @@ class StreamFeed(TickSink):
         self._positions: tuple[PositionChanged, ...] = ()
         self._rows: deque[Observation] = deque()
         self._closed = False
+        self._due = threading.Lock()  # a coalesced change is observed once: by a tick or by the timer
         self.ticks = 0
         self.last_tick_at: float | None = None
         self.market_price: float | None = None
@@ -90,17 +92,23 @@ class StreamFeed(TickSink):
             return ()
         if not self._pending and not charted_change(tick, self._shown):
             return ()
-        if now < self._next_row_at:
-            self._pending = True
-            return ()
-        return self._row_now(now, tick)
+        if not self._min_interval:  # every change a row: nothing is ever coalesced
+            return self._row_now(now, tick)
+        with self._due:  # the stream's write timer may observe a coalesced change at the same time
+            if now < self._next_row_at:
+                self._pending = True
+                return ()
+            return self._row_now(now, tick)
 
     def flush_due(self) -> tuple[Observation, ...]:
         """The observations of a coalesced change whose interval is over (the stream's write timer)."""
-        tick = self._tick
-        if not self._pending or self._closed or tick is None or self._clock.now() < self._next_row_at:
+        if not self._pending or self._closed:
             return ()
-        return self._row_now(self._clock.now(), tick)
+        with self._due:
+            now, tick = self._clock.now(), self._tick
+            if not self._pending or tick is None or now < self._next_row_at:
+                return ()
+            return self._row_now(now, tick)
 
     def take_rows(self) -> list[Observation]:
         """The observations made since the last call, in order (the stream's, for the lake writer)."""
