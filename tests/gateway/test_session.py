@@ -2,14 +2,13 @@
 
 import threading
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 import pytest
 
 from possync.actors.gateway._session import IbSession
 from possync.messages.connection import GatewayDisconnected, GatewaySilence, SubscriptionFailed
-from possync.messages.domain import Contract, Observation
+from possync.messages.domain import Contract, Observation, Tick
 from possync.messages.slots import SlotLease
 from possync.simulator import Simulator
 from possync.simulator.protocol import In
@@ -63,7 +62,7 @@ def test_a_storm_of_subscriptions_is_paced_below_the_gateway_limit(
     session = session_on(sim, Recording())
     ticked: set[int] = set()
     for i, position in enumerate(sim.positions()):
-        session.subscribe(SlotLease(i, 1), _contract(position), lambda _p, _t, i=i: ticked.add(i) or ())
+        session.subscribe(SlotLease(i, 1), _contract(position), lambda _tick, i=i: ticked.add(i) or ())
 
     wait_until(lambda: sim.stats().subscriptions == 100, 20)
     assert sim.stats().pacing_violations == 0
@@ -104,7 +103,7 @@ def _contract(position: Any) -> Contract:
     return active(position).contract
 
 
-def _ignore(market_price: float | None, event_ts: datetime) -> tuple[Observation, ...]:
+def _ignore(tick: Tick) -> tuple[Observation, ...]:
     """A line's tick handler that drops the ticks (and makes no observation)."""
     return ()
 
