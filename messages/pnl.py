@@ -21,7 +21,8 @@ class GetPnlStats(msgspec.Struct, frozen=True):
 
 
 class PnlStats(msgspec.Struct, frozen=True):
-    """The PnlActor's counters since it started: rows written and asks the connection did not answer."""
+    """PnlActor → asker: its counters since it started (rows handed to the lake writer, in how many
+    messages, and asks the connection did not answer)."""
 
     rows: int = 0
     writes: int = 0

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from possync import Service
+from possync.actors.names import PNL
 from possync.messages.domain import Observation, Source
+from possync.messages.pnl import GetPnlStats
 from possync.simulator import Simulator
 from tests.app.support import as_settings, register_active, scenario_settings
 from tests.helpers import wait_until
@@ -73,6 +75,8 @@ def test_every_position_of_two_accounts_is_valued_by_the_pnl_channel_without_a_l
         _assert_consistent(sim, {key: polled()[key] for key in held})
         assert sim.stats().pnl_single_subscriptions == len(held)
         assert service.status().connection.pnl_subscriptions == len(held)
+        stats = service.tree.whereis(PNL).ask(GetPnlStats(), timeout=5)
+        assert stats.rows >= len(held) and stats.writes < stats.rows, "pnl rows go to the lake in batches"
 
         sim.send_error(1101)  # the gateway drops every P&L subscription: the service asks again
         wait_until(lambda: sim.stats().pnl_single_subscriptions == len(held), WAIT_S, message="resubmitted")
