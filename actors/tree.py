@@ -110,16 +110,21 @@ def session_spec(
         CONNECTION,
         ConnectionActor,
         # a gateway silent for half a stream's limit is hung: no stream resubscribes into it
-        args=(settings.ib, outage or OutageLog(), settings.streams.silent_after_s / 2, settings.pnl),
+        args=(settings.ib, outage or OutageLog(), settings.streams.silent_after_s / 2),
+        kwargs={"delayed_fallback": settings.streams.delayed_fallback, "pnl": settings.pnl},
         start_timeout_s=connect_s * 2 + _MARGIN_S,  # the last client id's attempt may take the whole timeout
         shutdown_timeout_s=_MARGIN_S,
         start_required=False,
     )
+    streams_settings = settings.streams
     template = StreamTemplate(
-        settings.streams.silent_after_s,
+        streams_settings.silent_after_s,
         settings.ib.account,
-        settings.streams.write_interval_s,
-        settings.streams.min_row_interval_s,
+        streams_settings.write_interval_s,
+        streams_settings.refused_retry_s,
+        streams_settings.competing_retry_s,
+        streams_settings.competing_retry_max_s,
+        min_row_interval_s=streams_settings.min_row_interval_s,
     )
     streams = StreamSupervisorSpec(
         STREAMS,

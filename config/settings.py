@@ -48,6 +48,7 @@ class IbSettings(Section):
     lost_grace_s: Seconds = 30.0  # how long a 1100 (IB connectivity lost) may last before reconnecting
     hung_reconnect_s: Seconds = 180.0  # a gateway that answers nothing, not even a ping, this long: reconnect
     client: Literal["ib_insync", "ib_async"] = "ib_insync"  # the IB client library
+    market_data_type: Literal["live", "frozen", "delayed", "delayed_frozen"] = "live"  # reqMarketDataType
 
 
 class SlotSettings(Section):
@@ -64,9 +65,11 @@ class StreamSettings(Section):
 
     silent_after_s: Seconds = 120.0  # a stream without a tick this long (feeds healthy) is resubscribed
     write_interval_s: Seconds = 0.5  # a stream hands its observations to the lake writer this often, batched
-    min_row_interval_s: NonNegativeSeconds = (
-        0.25  # at most one row per stream this often (latest wins); 0: all
-    )
+    delayed_fallback: bool = True  # no live permission: delayed data where the gateway has it
+    refused_retry_s: Seconds = 3600.0  # a stream refused for lack of permission is tried again this often
+    competing_retry_s: Seconds = 5.0  # first wait of a stream silenced by a competing session (10197)
+    competing_retry_max_s: Seconds = 300.0  # that wait doubles up to this
+    min_row_interval_s: NonNegativeSeconds = 0.25  # one row per stream this often at most; 0: all
 
 
 class PollerSettings(Section):

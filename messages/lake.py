@@ -85,6 +85,8 @@ class LakeStatus(msgspec.Struct, frozen=True):
     failed_commits: int
     journal_bytes: int
     last_error: str
+    last_commit_age_s: float | None = None
+    """Seconds since the last commit that wrote rows; None before the first."""
 
 
 class FlushTick(msgspec.Struct, frozen=True):

@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 import pykka
 
-from possync.messages.domain import Contract
+from possync.messages.domain import Contract, DataType
 from possync.messages.slots import SlotLease
 
 
@@ -58,6 +58,8 @@ class Snapshot(msgspec.Struct, frozen=True):
     market_price: float | None
     code: int = 0
     error: str = ""
+    data_type: DataType | None = None
+    """What kind of price it is (the gateway's `marketDataType` for the request); None without a price."""
 
 
 class SnapshotsTaken(msgspec.Struct, frozen=True):

@@ -1,4 +1,9 @@
-"""The service's status document: what `GET /status`, `run.py status` and the facade report."""
+"""The service's status document: what `GET /status`, `run.py status` and the facade report.
+
+Fields are only ever added, each with a default, so an older reader (or the status page) keeps working.
+"""
+
+from datetime import datetime
 
 import msgspec
 
@@ -13,6 +18,10 @@ class ConnectionStatus(msgspec.Struct, frozen=True):
     reconnects: int = 0
     pacing_delays: int = 0
     last_error: str = ""
+    connected_since: datetime | None = None
+    """When the current session connected (UTC); None while not connected."""
+    refusals: dict[int, int] = {}
+    """Market-data requests (lines, snapshots) the gateway refused this session, by error code."""
     pnl_subscriptions: int = 0
     """P&L subscriptions held (reqPnLSingle, one per valued position; they use no line)."""
 
@@ -30,18 +39,44 @@ class SlotStatus(msgspec.Struct, frozen=True):
 
 
 class StreamStatus(msgspec.Struct, frozen=True):
-    """One active contract's stream: `state` is `streaming` once ticks flow."""
+    """One active contract's stream: `state` is `streaming` once ticks flow; `reason` says why it is
+    queued or parked; `ticks` counts the ticks of this stream incarnation (a restart starts again at 0)."""
 
     conid: int
     state: str
     last_tick_age_s: float | None = None
+    symbol: str = ""
+    strategy_id: str = ""
+    priority: int = 0
+    last_price: float | None = None
+    reason: str = ""
+    ticks: int = 0
+
+    data_type: str | None = None
+    """What kind of data the line serves: live, frozen, delayed, delayed_frozen (None before a tick)."""
+    refusal_code: int | None = None
+    """When not streaming: the code of the gateway's last refusal of its market data (None: none)."""
+    refusal: str = ""
+    """That refusal's text."""
+
+
+class ParkedPosition(msgspec.Struct, frozen=True):
+    """A queued position parked after repeated failures, and the reason of the last one."""
+
+    conid: int
+    symbol: str
+    attempts: int
+    reason: str
 
 
 class QueueStatus(msgspec.Struct, frozen=True):
-    """The refresh queue of non-streaming positions."""
+    """The refresh queue of non-streaming positions: `oldest_age_s` since the least recently refreshed one
+    was refreshed; `parked_items` the parked ones with their reasons."""
 
     depth: int
     parked: int = 0
+    oldest_age_s: float = 0.0
+    parked_items: list[ParkedPosition] = []
 
 
 class LakeStatusSummary(msgspec.Struct, frozen=True):
@@ -52,6 +87,8 @@ class LakeStatusSummary(msgspec.Struct, frozen=True):
     commits: int = 0
     healthy: bool = True
     last_error: str = ""
+    last_commit_age_s: float | None = None
+    """Seconds since the last commit that wrote rows; None before the first."""
 
 
 class SupervisionStatus(msgspec.Struct, frozen=True):
@@ -59,6 +96,8 @@ class SupervisionStatus(msgspec.Struct, frozen=True):
 
     restarts: int
     restarts_by_actor: dict[str, int] = {}
+    last_exit_by_actor: dict[str, str] = {}
+    """Why each restarted actor last exited."""
 
 
 class ServiceStatus(msgspec.Struct, frozen=True):

@@ -8,7 +8,7 @@ from enum import StrEnum
 
 import msgspec
 
-from possync.messages.domain import Observation
+from possync.messages.domain import DataType, Observation
 from possync.messages.slots import SlotLease
 
 
@@ -18,11 +18,16 @@ class StreamState(StrEnum):
     REQUESTED = "requested"  # asked the allocator for a line
     STREAMING = "streaming"  # holds a line and is subscribed
     QUEUED = "queued"  # no line (none free, demoted, or refused with 101): in the queue, waiting for one
-    PARKED = "parked"  # the gateway refused its market data for good (e.g. 200): in the queue only
+    PARKED = "parked"  # the gateway refused its market data (200, 321: for good; else asked again later)
+    WAITING = "waiting"  # a competing live session (10197) holds the data: no line, asks again with backoff
 
 
 class CheckSilence(msgspec.Struct, frozen=True):
     """Timer → stream: resubscribe if no tick came for `streams.silent_after_s` while the feeds are fine."""
+
+
+class RetryLine(msgspec.Struct, frozen=True):
+    """Timer → stream: a refusal's wait is over (10197 backoff, `streams.refused_retry_s`): ask for a line."""
 
 
 class WriteObservations(msgspec.Struct, frozen=True):
@@ -52,6 +57,16 @@ class StreamStatus(msgspec.Struct, frozen=True):
     market_price: float | None
     last_tick_age_s: float | None = None
     """Seconds since this incarnation's last tick; None before the first."""
+    symbol: str = ""
+    strategy_id: str = ""
+    reason: str = ""
+    """Why it is queued or parked ("" while it holds a line)."""
+    data_type: DataType | None = None
+    """What kind of data the line's last tick was (live, frozen, delayed, delayed_frozen); None before one."""
+    refusal_code: int | None = None
+    """The gateway's code of the last refusal of this contract's market data, until a line ticks again."""
+    refusal: str = ""
+    """That refusal's text."""
 
 
 class GetActiveStreams(msgspec.Struct, frozen=True):

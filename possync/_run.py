@@ -26,7 +26,7 @@ WAIT_STEP_S = 0.2
 
 SIM_LAKE = "lake-sim"
 """Where `--sim` keeps its lake (and its queue state, under `_state/`), relative to the working directory."""
-SIM = SimulatorConfig(positions=300, max_lines=100, tick_hz=4.0, seed=7, admin_port=0)
+SIM = SimulatorConfig.demo(positions=300, max_lines=100, tick_hz=4.0, seed=7, admin_port=0)
 """The demo gateway: a seeded portfolio of 300 positions, a 100-line limit, an admin endpoint for faults."""
 SIM_ACTIVE = 30
 """How many of the demo positions `--sim` activates (strategy `demo`, priorities 1 to 5)."""

@@ -22,7 +22,14 @@ import pykka
 
 from possync.actors.gateway import OutageLog, load_client
 from possync.actors.names import REGISTRY
-from possync.actors.service import StatusEndpoint, StatusReport, fault_handler, metrics_registry, render
+from possync.actors.service import (
+    History,
+    StatusEndpoint,
+    StatusReport,
+    fault_handler,
+    metrics_registry,
+    render,
+)
 from possync.actors.streaming import StreamHandlers
 from possync.actors.tree import app_spec
 from possync.config import Settings, load_settings
@@ -74,6 +81,7 @@ class Service:
         """The supervision tree: `whereis`, `events`, `snapshot()`, `faults` (fault injection), `state`."""
         self._report = StatusReport(self.tree, self.settings)
         self._endpoint: StatusEndpoint | None = None
+        self._history: History | None = None
 
     # --- life ---
 
@@ -88,16 +96,24 @@ class Service:
             registry = metrics_registry(self.status)
             host = self.settings.http.host
             faults = fault_handler(self.tree) if self._faults else None
+            self._history = History(self.status)
             self._endpoint = StatusEndpoint(
-                host, self._port, self.status, self.health, lambda: render(registry), faults
+                host,
+                self._port,
+                self.status,
+                self.health,
+                lambda: render(registry),
+                faults,
+                self._history.document,
             )
         try:
             self.tree.start()
         except BaseException:
             self._stop_endpoint()
             raise
-        if self._endpoint is not None:
+        if self._endpoint is not None and self._history is not None:
             self._endpoint.start()
+            self._history.start()
         return self
 
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
@@ -187,6 +203,9 @@ class Service:
         return self.status().degraded
 
     def _stop_endpoint(self) -> None:
+        if self._history is not None:
+            self._history.stop()
+            self._history = None
         if self._endpoint is not None:
             self._endpoint.stop()
             self._endpoint = None

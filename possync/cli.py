@@ -5,6 +5,7 @@
     python run.py deactivate CONID                                             make it inactive again
     python run.py positions [--format table|json|csv] [--wide]                 latest positions in the lake
     python run.py status [--json]                                              ask the running service
+    python run.py doctor                                                       check the setup: what to fix
 
 Every command reads `--config` (default: the packaged config/default.toml) with POSSYNC_<SECTION>_<KEY>
 environment overrides. Exit codes: 0 ok, 1 runtime failure, 2 usage or config error; errors are one line
@@ -13,6 +14,7 @@ on stderr naming the problem.
 
 import argparse
 import csv
+import logging
 import os
 import sys
 import urllib.error
@@ -23,6 +25,7 @@ from pathlib import Path
 import msgspec
 from deltalake.exceptions import DeltaError
 
+from possync._doctor import doctor
 from possync._errors import RuntimeFailure, UsageError
 from possync._run import SIM_LAKE, demo_settings, run_service
 from possync.actors.lake import LakeRowError, LatestPositions
@@ -92,6 +95,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
     status = commands.add_parser("status", parents=[common], help="ask the running service")
     status.add_argument("--json", action="store_true", help="print the status document as JSON")
+
+    commands.add_parser(
+        "doctor", parents=[common], help="check the config, gateway, market data, lake and HTTP port"
+    )
     return parser.parse_args(argv)
 
 
@@ -125,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
         "positions": positions,
         "status": status,
     }
+    if args.command == "doctor":  # it checks the config itself, as the first line of its checklist
+        logging.getLogger().addHandler(logging.NullHandler())  # the checklist says what the IB client logs
+        return doctor(getattr(args, "config", None))
     try:
         settings = load_settings(getattr(args, "config", None))  # set if given, before or after COMMAND
         if getattr(args, "sim", False):

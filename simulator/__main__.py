@@ -1,4 +1,5 @@
-"""`python -m simulator`: run a simulated IB Gateway on 127.0.0.1 until SIGINT or SIGTERM."""
+"""`python -m possync.simulator` (`python -m simulator` in a clone): a simulated IB Gateway on 127.0.0.1
+until SIGINT or SIGTERM."""
 
 import argparse
 import signal
@@ -16,7 +17,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line, every flag documented in --help."""
     defaults = SimulatorConfig()
     parser = argparse.ArgumentParser(
-        prog="python -m simulator",
+        prog="python -m possync.simulator",
         description="A simulated IB Gateway speaking the real TWS API wire protocol on 127.0.0.1, with a "
         "loopback admin HTTP endpoint for fault injection (GET /stats, GET /positions, GET /valuations, "
         "POST /drop, POST /error, POST /max-lines, POST /position, POST /pause, POST /resume) and market "

@@ -117,3 +117,13 @@ def test_a_bot_with_its_own_config_messages_and_actors_embeds_the_service(
     (bot / "bot.py").write_text(BOT)
     done = _run([str(python), "bot.py", str(tmp_path / "lake")], bot)
     assert "bot ok: bot the bot's own messages the bot's own actors True" in done.stdout
+
+
+@pytest.mark.timeout(600)
+def test_the_status_page_is_package_data_of_the_wheel(
+    installed: tuple[Path, set[str], set[str]], tmp_path: Path
+) -> None:
+    python, _, _ = installed
+    read = "from possync.actors.service._http import page_html; print(len(page_html()))"
+    done = _run([str(python), "-c", read], tmp_path)
+    assert int(done.stdout) > 10_000

@@ -3,6 +3,19 @@
 from possync.actors.gateway._client import CLIENTS, ClientName, IbClient, load_client
 from possync.actors.gateway._connection import ConnectionActor
 from possync.actors.gateway._outage_log import OutageLog
+from possync.actors.gateway._probe import DATA_TYPES, GatewayProbe, MarketDataProbe, probe_gateway
 from possync.messages.connection import TickSink
 
-__all__ = ["CLIENTS", "ClientName", "ConnectionActor", "IbClient", "OutageLog", "TickSink", "load_client"]
+__all__ = [
+    "CLIENTS",
+    "DATA_TYPES",
+    "ClientName",
+    "ConnectionActor",
+    "GatewayProbe",
+    "IbClient",
+    "MarketDataProbe",
+    "OutageLog",
+    "TickSink",
+    "load_client",
+    "probe_gateway",
+]

@@ -42,7 +42,9 @@ from loguru import logger
 
 from possync.actors import SelfTimer, tell_by_name
 from possync.actors.gateway._client import load_client
+from possync.actors.gateway._market_data import connection_type
 from possync.actors.gateway._outage_log import OutageLog
+from possync.actors.gateway._refusal_log import RefusalLog
 from possync.actors.gateway._session import IbSession
 from possync.actors.names import QUEUE, SLOT_ALLOCATOR, UPDATES
 from possync.config.settings import IbSettings, PnlSettings
@@ -106,11 +108,16 @@ class ConnectionActor(SupervisedActor):
         settings: IbSettings,
         outage: OutageLog | None = None,
         silence_s: float = 0.0,
+        delayed_fallback: bool = False,
         pnl: PnlSettings | None = None,
     ) -> None:
         """`silence_s` > 0: after that long without any data from the gateway, the streams are suspect.
-        `pnl`: the P&L channel's settings (off when None)."""
+        `delayed_fallback`: ask for delayed data where live is not permitted (`_market_data`). `pnl`: the
+        P&L channel's settings (off when None)."""
         super().__init__(ctx)
+        self._data_type = connection_type(settings.market_data_type, delayed_fallback)
+        self._refusals: dict[int, int] = {}  # by code, this session
+        self._refusal_log = RefusalLog()
         self._pnl = pnl if pnl is not None and pnl.enabled else PnlSettings(max_subscriptions=0)
         self._silence_s = silence_s
         self._settings = settings
@@ -134,6 +141,7 @@ class ConnectionActor(SupervisedActor):
             silence_s=self._silence_s,
             on_updates=self._updates,
             client=load_client(settings.client),
+            market_data_type=self._data_type,
             pnl_subscriptions=self._pnl.max_subscriptions if self._pnl.enabled else 0,
         )
         self.ctx.leases.acquire("ib-session", self._session.close)
@@ -238,11 +246,12 @@ class ConnectionActor(SupervisedActor):
         if conid is None:
             return
         subscriber = self._subscribers.pop(conid)
+        self._count_refusal(failure.code)
         if failure.code == REFUSED:  # the allocator first: it must shrink the budget before the line is freed
             logger.info("gateway refused a line for conid {} (101): the line budget shrinks", conid)
             tell_by_name(self.ctx, SLOT_ALLOCATOR, SlotRefused(failure.lease))
         else:
-            logger.warning("gateway refused market data for {}: {} {}", conid, failure.code, failure.message)
+            self._refusal_log.refused(failure.code, failure.message, conid)
         tell_quietly(subscriber.reply_to, failure)
         self._hand_to_queue(conid)
 
@@ -253,6 +262,8 @@ class ConnectionActor(SupervisedActor):
     def _give_back_lent(self, request: TakeSnapshots, snapshots: tuple[Snapshot, ...]) -> None:
         """The snapshots are over: their lines go back to the allocator, their outcome to the poller."""
         for order, snapshot in zip(request.orders, snapshots, strict=True):
+            if snapshot.code:
+                self._count_refusal(snapshot.code)
             if snapshot.code == REFUSED:
                 logger.info(
                     "gateway refused a snapshot line for conid {} (101): the budget shrinks", snapshot.conid
@@ -261,6 +272,9 @@ class ConnectionActor(SupervisedActor):
             else:
                 tell_by_name(self.ctx, SLOT_ALLOCATOR, ReleaseSlot(order.lease))
         tell_quietly(request.reply_to, SnapshotsTaken(snapshots))
+
+    def _count_refusal(self, code: int) -> None:
+        self._refusals[code] = self._refusals.get(code, 0) + 1
 
     def _conid_of(self, lease: SlotLease) -> int | None:
         return next((conid for conid, sub in self._subscribers.items() if sub.lease == lease), None)
@@ -354,5 +368,6 @@ class ConnectionActor(SupervisedActor):
             pacing_delays=self._session.pacing_delays,
             suspect=tuple(self._suspects.values()),
             snapshots=self._session.snapshots_in_progress,
+            refusals=dict(self._refusals),
             pnl_subscriptions=self._session.pnl_subscriptions,
         )

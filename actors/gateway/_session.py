@@ -28,6 +28,7 @@ from possync.actors.gateway._client import IbClient, load_client
 from possync.actors.gateway._connect import GatewayUnreachable, connect, unreachable
 from possync.actors.gateway._convert import position_changed
 from possync.actors.gateway._lines import Lines, TickHandler
+from possync.actors.gateway._market_data import WARNINGS
 from possync.actors.gateway._pacing import Pacer
 from possync.actors.gateway._pnl import PnlChannel
 from possync.actors.gateway._positions import positions_reply
@@ -42,8 +43,8 @@ from possync.messages.snapshots import Snapshot, SnapshotOrder
 
 UNANSWERED_MAX = 30
 """Requests sent since the gateway last sent anything, at most (IB allows a burst of 50 a second)."""
-_NOT_FAILURES = frozenset({10167})
-"""Errors about a subscription that leave it working (10167: delayed data is shown instead)."""
+_NOT_FAILURES = WARNINGS
+"""Errors about a subscription that leave it working (10090, 10167: see `_market_data.WARNINGS`)."""
 _WARNINGS = range(2100, 2200)
 """Warnings about a request (not failures of it)."""
 _CALL_MARGIN_S = 5.0
@@ -70,12 +71,15 @@ class IbSession:
         silence_s: float = 0.0,
         on_updates: Callable[[tuple[Observation, ...]], None] = lambda rows: None,
         client: IbClient | None = None,
+        market_data_type: int = 1,
         pnl_subscriptions: int = 0,
     ) -> None:
         """`silence_s` > 0: report a gateway silent that long (`GatewaySilence`); 0: never. `on_updates`
         gets the observations the lines' tick handlers made, once per read from the gateway. `client`:
-        the IB client library (ib_insync when None). `pnl_subscriptions`: P&L subscriptions held at most
-        (0: no P&L channel)."""
+        the IB client library (ib_insync when None). `market_data_type`: the reqMarketDataType code sent
+        once on connecting, before any market-data request. `pnl_subscriptions`: P&L subscriptions held
+        at most (0: no P&L channel)."""
+        self._market_data_type = market_data_type
         self._pnl_max = pnl_subscriptions
         self._on_event = on_event
         self._on_updates = on_updates
@@ -259,6 +263,9 @@ class IbSession:
         ib.pendingTickersEvent += self._lines.on_tickers
         ib.disconnectedEvent += lambda: self._emit(GatewayDisconnected("the gateway closed the socket"))
         ib.updateEvent += self._on_data
+        await self._pacer.token()  # the data type first: no market-data request goes out before we return
+        ib.reqMarketDataType(self._market_data_type)
+        self._pacer.sent()
         if self._silence_s > 0:
             self._watchdog.watch()
         self._watch_pnl(ib)

@@ -11,7 +11,7 @@ from typing import Any
 from possync.actors.gateway._client import IbClient
 from possync.actors.gateway._convert import price
 from possync.actors.gateway._pacing import Pacer
-from possync.messages.domain import Contract
+from possync.messages.domain import Contract, DataType
 from possync.messages.snapshots import Snapshot, SnapshotOrder
 
 
@@ -84,7 +84,8 @@ class Snapshots:
             return Snapshot(contract.conid, None, code, message)
         if timed_out:
             return Snapshot(contract.conid, None, error=f"no snapshot within {timeout_s}s (cancelled)")
-        return Snapshot(contract.conid, price(ticker.marketPrice()))
+        data_type = DataType.of(getattr(ticker, "marketDataType", 0) or 0)
+        return Snapshot(contract.conid, price(ticker.marketPrice()), data_type=data_type)
 
     async def _wait(self, req_id: int, ended: Any, ticker: Any, timeout_s: float) -> bool:
         """Wait for the snapshot's end; on timeout cancel it at the gateway. True if it timed out."""

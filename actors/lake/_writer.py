@@ -124,6 +124,7 @@ class LakeWriterActor(SupervisedActor):
         self._rows_written = 0
         self._commits = 0
         self._failed_commits = 0
+        self._committed_at: float | None = None
 
     def on_start(self) -> None:
         """Open and replay the journal (or report why not and retry on each tick), then start ticking."""
@@ -247,6 +248,7 @@ class LakeWriterActor(SupervisedActor):
         if message.rows:
             self._commits += 1
             self._rows_written += message.rows
+            self._committed_at = self._now()
         self._clear_error(message.table)
         self._release_journal()
         self._flush(self._backlog.due_by_size(self._now()))
@@ -292,6 +294,7 @@ class LakeWriterActor(SupervisedActor):
             failed_commits=self._failed_commits,
             journal_bytes=self._journal.size_bytes if self._journal is not None else 0,
             last_error=next(reversed(self._errors.values()), ""),
+            last_commit_age_s=None if self._committed_at is None else self._now() - self._committed_at,
         )
 
     def _set_error(self, source: str, error: str) -> None:

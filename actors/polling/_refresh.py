@@ -22,7 +22,7 @@ from datetime import datetime
 
 import msgspec
 
-from possync.messages.domain import Observation, Source
+from possync.messages.domain import DataType, Observation, Source
 from possync.messages.poller import HeldPosition, PositionsReply
 from possync.messages.queue import ItemOutcome, Outcome, PollItem
 from possync.messages.snapshots import Snapshot
@@ -37,8 +37,10 @@ def deferred(items: Iterable[PollItem], reason: str) -> list[ItemOutcome]:
     return [ItemOutcome(item.contract.conid, Outcome.DEFERRED, reason) for item in items]
 
 
-def observe(held: HeldPosition, source: Source, event_ts: datetime) -> Observation:
-    """A held position as an observation."""
+def observe(
+    held: HeldPosition, source: Source, event_ts: datetime, data_type: DataType | None = None
+) -> Observation:
+    """A held position as an observation (`data_type`: of a snapshot's price; a portfolio mark has none)."""
     return Observation(
         held.account,
         held.contract,
@@ -47,6 +49,7 @@ def observe(held: HeldPosition, source: Source, event_ts: datetime) -> Observati
         held.market_price,
         source,
         event_ts,
+        data_type=data_type,
         value=held.value,
     )
 
@@ -90,13 +93,22 @@ def refresh_batch(
         held = by_conid.get(conid, [])
         observed = tuple(sorted(h.account for h in held))
         gone = [a for a in item.accounts if a in reply.accounts and a not in observed]
-        observations += [_priced(h, price, event_ts) for h in held]
+        observations += [_priced(h, snapshot, event_ts) for h in held]
         observations += [Observation(a, item.contract, 0.0, None, None, Source.POLL, event_ts) for a in gone]
         uncovered = tuple(a for a in item.accounts if a not in reply.accounts)  # nothing known: keep them
         if not held and not item.accounts:
             if price is not None:
                 observations.append(
-                    Observation(account, item.contract, 0.0, None, price, Source.SNAPSHOT, event_ts)
+                    Observation(
+                        account,
+                        item.contract,
+                        0.0,
+                        None,
+                        price,
+                        Source.SNAPSHOT,
+                        event_ts,
+                        data_type=snapshot.data_type if snapshot is not None else None,
+                    )
                 )
             outcomes.append(_unheld_outcome(conid, snapshot, no_line))
             continue
@@ -105,10 +117,11 @@ def refresh_batch(
     return observations, outcomes
 
 
-def _priced(held: HeldPosition, snapshot_price: float | None, event_ts: datetime) -> Observation:
+def _priced(held: HeldPosition, snapshot: Snapshot | None, event_ts: datetime) -> Observation:
     """A held position, its price from a snapshot when the portfolio had none."""
-    if held.market_price is None and snapshot_price is not None:
-        return observe(msgspec.structs.replace(held, market_price=snapshot_price), Source.SNAPSHOT, event_ts)
+    if held.market_price is None and snapshot is not None and snapshot.market_price is not None:
+        priced = msgspec.structs.replace(held, market_price=snapshot.market_price)
+        return observe(priced, Source.SNAPSHOT, event_ts, snapshot.data_type)
     return observe(held, Source.POLL, event_ts)
 
 

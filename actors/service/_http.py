@@ -1,23 +1,39 @@
-"""The loopback HTTP endpoint: `GET /health`, `GET /status` (JSON), `GET /metrics` (Prometheus text), and
-`POST /faults` (fault injection, `possync.actors.service.fault_handler`) when it is given a fault handler.
+"""The loopback HTTP endpoint: `GET /` (the live status page), `GET /health`, `GET /status` (JSON),
+`GET /history` (the last 15 minutes' samples, JSON), `GET /metrics` (Prometheus text), and `POST /faults`
+(fault injection, `possync.actors.service.fault_handler`) when it is given a fault handler.
 
 It serves from a daemon thread and only calls the functions it is given, so it never blocks an actor:
 `status()` returns the status document, `health()` the list of reasons the service is degraded (empty: ok),
-`faults(body)` applies a fault request and returns the reply (ValueError: a 400 naming the problem).
+`history()` the samples for the page's sparklines, `faults(body)` applies a fault request and returns the
+reply (ValueError: a 400 naming the problem). Nothing served by GET changes any state.
 """
 
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib.resources import files
 from typing import Any
 
 import msgspec
 from loguru import logger
 from prometheus_client import CONTENT_TYPE_LATEST
 
+PAGE = "status_page.html"
+"""The status page (HTML, CSS and script in one file, package data of this package): no CDN, works offline."""
+_HTML = "text/html; charset=utf-8"
+_NO_STORE = {"Cache-Control": "no-store"}
+_PAGE_HEADERS = {
+    **_NO_STORE,
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+        "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'"
+    ),
+}
+
 
 class StatusEndpoint:
-    """An HTTP server on `host:port` (port 0 picks a free one) answering /health, /status and /metrics."""
+    """An HTTP server on `host:port` (port 0 picks a free one) answering /, /health, /status, /history and
+    /metrics (see the module docstring)."""
 
     def __init__(
         self,
@@ -27,10 +43,14 @@ class StatusEndpoint:
         health: Callable[[], list[str]],
         metrics: Callable[[], bytes],
         faults: Callable[[bytes], Any] | None = None,
+        history: Callable[[], Any] | None = None,
     ) -> None:
+        page = page_html()
         routes: dict[str, Callable[[], tuple[int, str, bytes]]] = {
+            "/": lambda: (200, _HTML, page),
             "/health": lambda: _health_response(health()),
             "/status": lambda: (200, "application/json", msgspec.json.encode(status())),
+            "/history": lambda: _history_response(history),
             "/metrics": lambda: (200, CONTENT_TYPE_LATEST, metrics()),
         }
         posts: dict[str, Callable[[bytes], tuple[int, str, bytes]]] = {
@@ -56,6 +76,22 @@ class StatusEndpoint:
             self._server.shutdown()
             self._thread.join(5)
         self._server.server_close()
+
+
+def _extra_headers(content_type: str) -> dict[str, str]:
+    """Nothing is cached; the page may fetch from this endpoint only (its content security policy)."""
+    return _PAGE_HEADERS if content_type == _HTML else _NO_STORE
+
+
+def page_html() -> bytes:
+    """The status page, as served at `/`."""
+    return files("possync.actors.service").joinpath(PAGE).read_bytes()
+
+
+def _history_response(history: Callable[[], Any] | None) -> tuple[int, str, bytes]:
+    if history is None:
+        return 404, "application/json", b'{"error": "this endpoint keeps no history"}'
+    return 200, "application/json", msgspec.json.encode(history())
 
 
 def _health_response(reasons: list[str]) -> tuple[int, str, bytes]:
@@ -86,9 +122,8 @@ def _handler_for(
         def do_GET(self) -> None:
             route = routes.get(self.path.split("?", 1)[0])
             if route is None:
-                self._reply(
-                    404, "application/json", b'{"error": "unknown path; try /health, /status, /metrics"}'
-                )
+                error = b'{"error": "unknown path; try /, /health, /status, /history, /metrics"}'
+                self._reply(404, "application/json", error)
                 return
             self._answer(route)
 
@@ -116,6 +151,8 @@ def _handler_for(
             self.send_response(code)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
+            for name, value in _extra_headers(content_type).items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(body)
 

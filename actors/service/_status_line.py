@@ -32,6 +32,9 @@ def summary(status: ServiceStatus) -> str:
         lines += f" (effective {slots.effective})"
     states = Counter(stream.state for stream in status.streams)
     streams = ", ".join(f"{count} {state}" for state, count in sorted(states.items())) or "none"
+    delayed = sum(1 for stream in status.streams if stream.data_type in ("delayed", "delayed_frozen"))
+    if delayed:
+        streams += f"; {delayed} delayed"
     lake = status.lake
     parts = [
         link,

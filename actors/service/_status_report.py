@@ -10,12 +10,14 @@ or does not answer in time leaves its part at defaults and adds a reason to `deg
 import threading
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from typing import Any
 
 import pykka
 
 import possync.messages.status as report
 from possync.actors.names import CONNECTION, LAKE_WRITER, QUEUE, SLOT_ALLOCATOR, STREAMS
+from possync.actors.service._refusal_health import competing_session
 from possync.config.settings import Settings
 from possync.messages.connection import ConnectionStatus, GetConnectionStatus
 from possync.messages.lake import GetLakeStatus, LakeStatus
@@ -32,6 +34,7 @@ from possync.supervisors import EventKind, SupervisionEvent, SupervisionTree, Tr
 
 ASK_TIMEOUT_S = 2.0
 """How long one status document may wait for the actors' answers, in total."""
+_EXITS = frozenset({EventKind.EXITED, EventKind.START_FAILED, EventKind.STOPPED, EventKind.ABANDONED})
 
 
 class SupervisionCounts:
@@ -42,24 +45,49 @@ class SupervisionCounts:
         self._restarts: Counter[str] = Counter()
         self._connections = 0
         self._connection_error = ""
+        self._connected_since: datetime | None = None
+        self._last_exit: dict[str, str] = {}
+        self._failed_under: dict[str, str] = {}  # by supervisor: its child that exited last
         tree.events.subscribe(self._on_event)
 
     def _on_event(self, event: SupervisionEvent) -> None:
         with self._lock:
             if event.kind is EventKind.RESTARTING:
                 self._restarts[event.child] += 1
-            if event.child != CONNECTION:
-                return
-            if event.kind is EventKind.STARTED:
-                self._connections += 1
-                self._connection_error = ""
-            elif event.kind in (EventKind.START_FAILED, EventKind.EXITED):
+            elif event.kind in _EXITS:
+                self._exited(event)
+            if event.child == CONNECTION:
+                self._on_connection_event(event)
+
+    def _exited(self, event: SupervisionEvent) -> None:
+        """Remember why `event.child` ended; a sibling stopped by its supervisor ended because of the child
+        that exited last under that supervisor (rest_for_one, one_for_all)."""
+        if event.reason:
+            self._last_exit[event.child] = event.reason
+            self._failed_under[event.supervisor] = event.child
+        elif (failed := self._failed_under.get(event.supervisor, event.child)) != event.child:
+            self._last_exit[event.child] = f"stopped by {event.supervisor} because {failed} exited"
+
+    def _on_connection_event(self, event: SupervisionEvent) -> None:
+        if event.kind is EventKind.STARTED:
+            self._connections += 1
+            self._connection_error = ""
+            self._connected_since = datetime.now(UTC)
+        elif event.kind in _EXITS:
+            self._connected_since = None
+            if event.kind is not EventKind.STOPPED:
                 self._connection_error = event.reason
 
     def supervision(self) -> report.SupervisionStatus:
-        """The restarts so far, in total and by actor name."""
+        """The restarts so far, in total and by actor name, with each restarted actor's last exit reason."""
         with self._lock:
-            return report.SupervisionStatus(sum(self._restarts.values()), dict(self._restarts))
+            last_exit = {name: self._last_exit[name] for name in self._restarts if name in self._last_exit}
+            return report.SupervisionStatus(sum(self._restarts.values()), dict(self._restarts), last_exit)
+
+    def connected_since(self) -> datetime | None:
+        """When the current gateway session started (UTC), or None."""
+        with self._lock:
+            return self._connected_since
 
     def reconnects(self) -> int:
         """Gateway connections made after the first one."""
@@ -81,6 +109,8 @@ class _Answers:
         self._deadline = time.monotonic() + timeout_s
         self._futures: dict[str, pykka.Future[Any]] = {}
         self.missing: dict[str, str] = {}
+        self.stuck: set[str] = set()
+        """Running actors that did not answer in time or failed answering (not those restarting)."""
 
     def ask(self, name: str, message: Any) -> None:
         """Send `message` to the actor `name` without waiting."""
@@ -102,10 +132,12 @@ class _Answers:
             return future.get(timeout=max(0.0, self._deadline - time.monotonic()))
         except pykka.Timeout:
             self.missing[name] = f"{name} did not answer within {self._timeout_s:g}s"
+            self.stuck.add(name)
         except pykka.ActorDeadError:
             self.missing[name] = f"{name} stopped while answering"
         except Exception as error:  # a failure inside the actor's handler: report it here
             self.missing[name] = f"{name} failed to report its status: {error!r}"
+            self.stuck.add(name)
         return None
 
 
@@ -129,23 +161,23 @@ class StatusReport:
             (STREAMS, GetActiveStreams()),
         ):
             answers.ask(name, message)
+        active: ActiveStreams | None = answers.get(STREAMS)  # first: the streams are asked before any wait
+        names = active.names if active is not None else {}
+        for name in names.values():
+            answers.ask(name, GetStreamStatus())
         connection: ConnectionStatus | None = answers.get(CONNECTION)
         slots: SlotStatus | None = answers.get(SLOT_ALLOCATOR)
         queue: QueueStatus | None = answers.get(QUEUE)
         lake: LakeStatus | None = answers.get(LAKE_WRITER)
-        active: ActiveStreams | None = answers.get(STREAMS)
-        names = active.names if active is not None else {}
-        for name in names.values():
-            answers.ask(name, GetStreamStatus())
         streams = {conid: answers.get(name) for conid, name in names.items()}
         return report.ServiceStatus(
             connection=self._connection(connection),
             slots=self._slots(slots),
             streams=[_stream(conid, streams[conid]) for conid in sorted(streams)],
-            queue=report.QueueStatus(queue.size, len(queue.parked)) if queue else report.QueueStatus(0),
+            queue=_queue(queue),
             lake=_lake(lake),
             supervision=self.counts.supervision(),
-            degraded=self._reasons(connection, lake, queue, list(streams.values()), answers.missing),
+            degraded=self._reasons(connection, lake, queue, list(streams.values()), answers),
         )
 
     def _connection(self, status: ConnectionStatus | None) -> report.ConnectionStatus:
@@ -158,6 +190,8 @@ class StatusReport:
             reconnects=self.counts.reconnects(),
             pacing_delays=status.pacing_delays if status else 0,
             last_error="" if status else self.counts.connection_error(),
+            connected_since=self.counts.connected_since() if status else None,
+            refusals=status.refusals if status else {},
             pnl_subscriptions=status.pnl_subscriptions if status else 0,
         )
 
@@ -180,10 +214,11 @@ class StatusReport:
         lake: LakeStatus | None,
         queue: QueueStatus | None,
         streams: list[StreamStatus | None],
-        missing: dict[str, str],
+        answers: _Answers,
     ) -> list[str]:
         """What needs attention: the tree, the gateway, the lake, parked work, actors that did not answer."""
         reasons: list[str] = []
+        missing = answers.missing
         state = self._tree.state
         if state is not TreeState.RUNNING:
             failure = self._tree.failure
@@ -201,10 +236,12 @@ class StatusReport:
         parked = sorted(s.conid for s in streams if s is not None and s.state is StreamState.PARKED)
         if parked:
             reasons.append(f"the gateway refused market data for active conids {parked}")
+        reasons.extend(competing_session(streams))
         others = (
             (LAKE_WRITER, QUEUE) if CONNECTION in missing else (LAKE_WRITER, QUEUE, SLOT_ALLOCATOR, STREAMS)
         )
         reasons.extend(missing[name] for name in others if name in missing)
+        reasons.extend(missing[name] for name in sorted(answers.stuck - set(others)) if name != CONNECTION)
         return reasons
 
 
@@ -215,7 +252,27 @@ def _stream(conid: int, status: StreamStatus | None) -> report.StreamStatus:
     state = str(status.state)
     if status.state is StreamState.STREAMING and status.ticks == 0:
         state = "subscribed"  # holds a line, no tick yet
-    return report.StreamStatus(conid, state, status.last_tick_age_s)
+    return report.StreamStatus(
+        conid,
+        state,
+        status.last_tick_age_s,
+        symbol=status.symbol,
+        strategy_id=status.strategy_id,
+        priority=status.priority,
+        last_price=status.market_price,
+        reason=status.reason,
+        ticks=status.ticks,
+        data_type=str(status.data_type) if status.data_type is not None else None,
+        refusal_code=status.refusal_code,
+        refusal=status.refusal,
+    )
+
+
+def _queue(status: QueueStatus | None) -> report.QueueStatus:
+    if status is None:
+        return report.QueueStatus(0)
+    parked = [report.ParkedPosition(p.conid, p.symbol, p.attempts, p.reason) for p in status.parked]
+    return report.QueueStatus(status.size, len(parked), status.oldest_age_s, parked)
 
 
 def _lake(status: LakeStatus | None) -> report.LakeStatusSummary:
@@ -227,4 +284,5 @@ def _lake(status: LakeStatus | None) -> report.LakeStatusSummary:
         commits=status.commits,
         healthy=status.healthy,
         last_error=status.last_error,
+        last_commit_age_s=status.last_commit_age_s,
     )

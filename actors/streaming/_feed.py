@@ -31,7 +31,7 @@ from collections import deque
 from datetime import datetime
 
 from possync.messages.connection import TickSink
-from possync.messages.domain import Contract, Greeks, Observation, Source, Tick, Value
+from possync.messages.domain import Contract, DataType, Greeks, Observation, Source, Tick, Value
 from possync.messages.routing import PositionChanged
 from possync.supervisors.clock import Clock
 
@@ -109,6 +109,11 @@ class StreamFeed(TickSink):
             if not self._pending or tick is None or now < self._next_row_at:
                 return ()
             return self._row_now(now, tick)
+
+    @property
+    def data_type(self) -> DataType | None:
+        """What kind of data the last tick was (None before one)."""
+        return self._tick.data_type if self._tick is not None else None
 
     def take_rows(self) -> list[Observation]:
         """The observations made since the last call, in order (the stream's, for the lake writer)."""

@@ -1,19 +1,22 @@
 """StreamActor: one active contract, streamed in real time while it holds a market-data line.
 
 Receives: SlotGranted, SlotQueued, DemoteSlot (allocator); SubscriptionFailed, FeedSuspect, VerifyStream
-          (connection); CheckSilence, WriteObservations (its timers); GetStreamStatus (ask).
+          (connection); CheckSilence, WriteObservations, RetryLine (its timers); GetStreamStatus (ask).
 Sends:    AcquireSlot, ReleaseSlot → SLOT_ALLOCATOR; Subscribe, Unsubscribe, Resubscribe → CONNECTION;
           Enqueue, Dequeue → QUEUE; WriteRows → LAKE_WRITER; Updates → UPDATES (a coalesced row its
           feed observes on the write timer).
 Owns:     one line lease at a time (released on every exit path), the line's StreamFeed (and the feeds of
-          lines given back, until their last rows are written), its silence and write timers.
+          lines given back, until their last rows are written), its silence, write and retry timers.
 
 On start it asks the allocator for a line. Granted, it ties the line to this incarnation (`ctx.leases`:
 the release cancels the subscription and gives the line back, in that order, exactly once), subscribes
 through the connection and tells the queue to stop polling the contract. Without a line it tells the
 queue to poll it and waits for a promotion. It gives its line back when demoted for a more important
-contract or refused (101), and then waits again; a contract the gateway refuses for good (e.g. 200) is
-parked: queued, no retry.
+contract or refused (101), and then waits again. Other refusals (`_refusals`): 200 and 321 park it for
+good (queued, no retry); a competing live session (10197) makes it wait without a line and ask again with
+backoff (`streams.competing_retry_s`, doubling); any other refusal (no live permission and no delayed
+fallback: 354, 10089, 10168) parks it until `streams.refused_retry_s` has passed (or the next reconnect,
+which starts a new incarnation). Its status keeps the last refusal's code and text until a line ticks.
 
 Each line gets a `StreamFeed`, which turns ticks and position changes into observations where they arrive
 (the connection's threads), from where they go to the update dispatcher at once (see `_feed`). Every
@@ -36,6 +39,7 @@ from loguru import logger
 from possync.actors import SelfTimer, tell_by_name
 from possync.actors.names import CONNECTION, LAKE_WRITER, QUEUE, SLOT_ALLOCATOR, UPDATES
 from possync.actors.streaming._feed import StreamFeed
+from possync.actors.streaming._refusals import Refusal, backoff_s, refusal
 from possync.messages.connection import (
     FeedSuspect,
     Resubscribe,
@@ -51,6 +55,7 @@ from possync.messages.slots import AcquireSlot, DemoteSlot, ReleaseSlot, SlotGra
 from possync.messages.streams import (
     CheckSilence,
     GetStreamStatus,
+    RetryLine,
     StreamState,
     StreamStatus,
     Updates,
@@ -70,6 +75,9 @@ class StreamTemplate:
     silent_after_s: float
     account: str = ""
     write_interval_s: float = 0.5
+    refused_retry_s: float = 3600.0
+    competing_retry_s: float = 5.0
+    competing_retry_max_s: float = 300.0
     min_row_interval_s: float = 0.0
     """At most one row per this many seconds per line (`StreamFeed`); 0: a row for every change."""
 
@@ -84,6 +92,10 @@ def _dispatch(ctx: ChildContext, rows: tuple[Observation, ...]) -> None:
     """Observations the feed made outside a tick go to the update handlers too."""
     if rows:
         tell_by_name(ctx, UPDATES, Updates(rows))
+
+
+_WITHOUT_LINE = (StreamState.PARKED, StreamState.WAITING)
+"""States in which a stream wants no line (until its retry timer asks for one)."""
 
 
 class StreamActor(SupervisedActor):
@@ -105,17 +117,26 @@ class StreamActor(SupervisedActor):
         self._quiet_since = 0.0  # the grant, a resubscription or a notice: silence is counted from then on
         self._tick_at: float | None = None  # of the lines given back
         self._suspect = False
+        self._reason = ""  # why it waits in the queue or is parked
         self._ticks = self._resubscriptions = 0  # ticks: of the lines given back
         self._unwritten: list[Observation] = []
+        self._refusal: tuple[int, str] | None = None  # the last one, until a line ticks
+        self._competing = 0  # 10197 refusals in a row
 
     def on_start(self) -> None:
         """Ask the allocator for a line (the answer comes as a message)."""
         ctx = self.ctx
         self._silence = SelfTimer(ctx, self.actor_ref)
         self._write_timer = SelfTimer(ctx, self.actor_ref)
-        request = AcquireSlot(ctx.name, ctx.incarnation, self._conid, self._active.priority, self.actor_ref)
-        if not tell_by_name(ctx, SLOT_ALLOCATOR, request):
+        self._retry = SelfTimer(ctx, self.actor_ref)
+        if not self._ask_for_line():
             raise RuntimeError(f"{ctx.name}: no slot allocator is running")
+
+    def _ask_for_line(self) -> bool:
+        ctx = self.ctx
+        self._state = StreamState.REQUESTED
+        request = AcquireSlot(ctx.name, ctx.incarnation, self._conid, self._active.priority, self.actor_ref)
+        return tell_by_name(ctx, SLOT_ALLOCATOR, request)
 
     def on_stop(self) -> None:
         """Hand the gathered observations over and stop the timers (the line is given back by its lease)."""
@@ -132,6 +153,7 @@ class StreamActor(SupervisedActor):
 
     def _hand_over(self) -> None:
         self._silence.cancel()
+        self._retry.cancel()
         if self._feed is not None:
             self._feed.close()
         self._write()
@@ -154,13 +176,16 @@ class StreamActor(SupervisedActor):
                 self._wait("the gateway refused the line (101)")
             case SubscriptionFailed(lease=lease, code=code, message=text) if lease == self._lease:
                 self._drop_line()
-                self._park(f"the gateway refused its market data ({code}: {text})")
+                self._refused(code, text)
+            case RetryLine() if self._state in _WITHOUT_LINE:
+                self._ask_for_line()
             case FeedSuspect(suspect=suspect):
                 self._suspect = suspect
                 self._quiet_since = self._now()
             case VerifyStream():
                 self._quiet_since = self._now()
             case WriteObservations():
+                self._forget_refusal_once_ticking()
                 self._write()
                 if self._feed is not None or self._unwritten:
                     self._arm_write()
@@ -168,8 +193,8 @@ class StreamActor(SupervisedActor):
                 self._check_silence()
             case GetStreamStatus():
                 return self._status()
-            case DemoteSlot() | SubscriptionFailed():
-                pass  # about a line given back already
+            case DemoteSlot() | SubscriptionFailed() | RetryLine():
+                pass  # about a line given back already, or a retry made already
             case _:
                 logger.warning("{}: ignored unexpected message {!r}", self.ctx.name, message)
         return None
@@ -180,8 +205,8 @@ class StreamActor(SupervisedActor):
         """Take the line `lease`; the allocator's newest grant wins over a line it has taken back (101)."""
         if lease == self._lease:
             return
-        if self._state is StreamState.PARKED:
-            tell_by_name(self.ctx, SLOT_ALLOCATOR, ReleaseSlot(lease))  # it wants no line any more
+        if self._state in _WITHOUT_LINE:
+            tell_by_name(self.ctx, SLOT_ALLOCATOR, ReleaseSlot(lease))  # it wants no line now
             return
         self._drop_line()
         ctx = self.ctx
@@ -194,6 +219,7 @@ class StreamActor(SupervisedActor):
         tell_by_name(ctx, CONNECTION, Subscribe(lease, contract, self.actor_ref, self._feed))
         tell_by_name(ctx, QUEUE, Dequeue(self._conid))
         self._state = StreamState.STREAMING
+        self._reason = ""
         self._quiet_since = self._now()
         self._arm_silence_check()
         self._arm_write()
@@ -215,11 +241,32 @@ class StreamActor(SupervisedActor):
         self._enqueue(StreamState.QUEUED, reason)
 
     def _park(self, reason: str) -> None:
-        logger.warning("{}: parked: {}", self.ctx.name, reason)
+        logger.debug("{}: parked: {}", self.ctx.name, reason)  # the connection logs a burst of them once
         self._enqueue(StreamState.PARKED, reason)
 
+    def _refused(self, code: int, text: str) -> None:
+        """The gateway refused the line's market data with `code` (see `_refusals`)."""
+        self._refusal = (code, text)
+        reason = f"the gateway refused its market data ({code}: {text})"
+        t = self._template
+        match refusal(code):
+            case Refusal.PERMANENT:
+                self._park(reason)
+            case Refusal.COMPETING:
+                self._competing += 1
+                wait_s = backoff_s(self._competing, t.competing_retry_s, t.competing_retry_max_s)
+                self._enqueue(StreamState.WAITING, f"{reason}; asks again in {wait_s:.0f}s")
+                self._retry.arm(wait_s, RetryLine())
+            case _:
+                self._park(f"{reason}; asks again in {t.refused_retry_s:.0f}s or on reconnecting")
+                self._retry.arm(t.refused_retry_s, RetryLine())
+
+    def _forget_refusal_once_ticking(self) -> None:
+        if self._feed is not None and self._feed.ticks:
+            self._refusal, self._competing = None, 0
+
     def _enqueue(self, state: StreamState, reason: str) -> None:
-        self._state = state
+        self._state, self._reason = state, reason
         tell_by_name(self.ctx, QUEUE, Enqueue(self._active.contract, self._active.priority, reason))
 
     # --- ticks, observations, silence ---
@@ -262,6 +309,8 @@ class StreamActor(SupervisedActor):
         feed = self._feed
         tick_at = feed.last_tick_at if feed is not None and feed.last_tick_at is not None else self._tick_at
         price = feed.market_price if feed is not None and feed.market_price is not None else self._price
+        self._forget_refusal_once_ticking()
+        last = self._refusal
         return StreamStatus(
             conid=self._conid,
             priority=self._active.priority,
@@ -272,4 +321,10 @@ class StreamActor(SupervisedActor):
             resubscriptions=self._resubscriptions,
             market_price=price,
             last_tick_age_s=None if tick_at is None else self._now() - tick_at,
+            symbol=self._active.contract.symbol,
+            strategy_id=self._active.strategy_id,
+            reason=self._reason,
+            data_type=feed.data_type if feed is not None else None,
+            refusal_code=last[0] if last is not None else None,
+            refusal=last[1] if last is not None else "",
         )

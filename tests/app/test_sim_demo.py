@@ -22,7 +22,9 @@ def test_the_demo_shows_its_live_status_and_leaves_a_lake_positions_can_read(tmp
     lines = STATUS_LINE.findall(output)
     assert len(lines) >= 10, f"the status line is refreshed about twice a second: {output[-2000:]}"
     held, streams, states, _queue, rows = lines[-1]
-    assert int(held) == int(streams) == SIM_ACTIVE and states == f"{SIM_ACTIVE} streaming"
+    assert int(held) == int(streams) == SIM_ACTIVE, lines[-1]
+    delayed = re.fullmatch(rf"{SIM_ACTIVE} streaming; (\d+) delayed", states)  # the demo lacks some live data
+    assert delayed is not None and 0 < int(delayed.group(1)) < SIM_ACTIVE, states
     assert int(rows.replace(",", "")) > 0
     assert "stopped cleanly" in output and "Traceback" not in output
     assert (tmp_path / SIM_LAKE / "position_updates").is_dir()

@@ -6,10 +6,12 @@ It starts a simulated gateway and the service (in this process, as `tests.faults
 `--streams` contracts, and every `--fault-every` seconds (on average; jittered by the seed) injects one
 fault drawn from `FAULTS`: a crash, a failed restart or a hang of any actor through the fault hook, a
 dropped, restarted or hung gateway, IB connectivity lost and back (1100 then 1101/1102, or never), data
-farm flaps, a lower line limit (101 refusals), a read-only lake. Faults overlap when the service has not
-recovered before the next one. At the end it lifts every fault, waits for recovery, stops the service and
-checks the invariants of `tests.faults.invariants`; it prints a summary table and exits 0 only if they
-hold (1 otherwise). The same seed draws the same faults at the same times (threads decide the rest).
+farm flaps, a lower line limit (101 refusals), live permission withdrawn from some active contracts (with
+or without delayed data: 10167 or 10168), a competing live session (10197), a read-only lake. Faults
+overlap when the service has not recovered before the next one. At the end it lifts every fault, waits for
+recovery, stops the service and checks the invariants of `tests.faults.invariants`; it prints a summary
+table and exits 0 only if they hold (1 otherwise). The same seed draws the same faults at the same times
+(threads decide the rest).
 """
 
 import argparse
@@ -131,6 +133,9 @@ class Chaos:
             ("1100 past the grace period", lambda rig: rig.sim.send_error(1100)),
             ("farm flaps 2103/2104", self._farm_flaps),
             ("line limit lowered (101)", self._fewer_lines),
+            ("live permission withdrawn, delayed kept", self._entitlements(delayed=True)),
+            ("live and delayed permission withdrawn (10168)", self._entitlements(delayed=False)),
+            ("competing live session (10197)", self._competing_session),
         ]
         if shutil.which("chattr"):
             self._faults.append(("lake read-only", self._read_only_lake))
@@ -148,7 +153,11 @@ class Chaos:
         sim.start()
         workdir = o.workdir or Path(tempfile.mkdtemp(prefix="possync-chaos-"))
         try:
-            overrides = {"slots": {"budget": o.streams, "regrow_s": 0.2}, "ib": {"pacing_per_s": 45.0}}
+            overrides = {
+                "slots": {"budget": o.streams, "regrow_s": 0.2},
+                "ib": {"pacing_per_s": 45.0},
+                "streams": {"refused_retry_s": 1.0, "competing_retry_s": 0.2, "competing_retry_max_s": 1.0},
+            }
             rig = Rig.start(sim, workdir, active=o.streams, **overrides)
             try:
                 self._inject_for(rig, o.duration_s)
@@ -284,6 +293,24 @@ class Chaos:
         rig.sim.set_max_lines(self.rng.randint(len(rig.active) // 2, len(rig.active)))
         self._later(self.rng.uniform(1.0, 5.0), lambda: rig.sim.set_max_lines(self._max_lines))
 
+    def _entitlements(self, delayed: bool) -> Callable[[Rig], None]:
+        """Withdraw live permission (and delayed data unless `delayed`) from some active contracts, for later
+        requests; given back after a while."""
+
+        def inject(rig: Rig) -> None:
+            conids = self.rng.sample(sorted(rig.active), self.rng.randint(1, max(1, len(rig.active) // 2)))
+            rig.sim.set_entitlements(conids, live=False, delayed=delayed)
+            self._later(self.rng.uniform(1.0, 4.0), lambda: self._entitle(rig))
+
+        return inject
+
+    def _entitle(self, rig: Rig) -> None:
+        rig.sim.set_entitlements(sorted(rig.active), live=True, delayed=True)
+
+    def _competing_session(self, rig: Rig) -> None:
+        rig.sim.set_competing_session(True)
+        self._later(self.rng.uniform(1.0, 4.0), lambda: rig.sim.set_competing_session(False))
+
     def _read_only_lake(self, rig: Rig) -> None:
         if self._immutable:
             return
@@ -309,6 +336,8 @@ class Chaos:
         rig.service.tree.faults.clear()
         rig.sim.resume()
         rig.sim.set_max_lines(self._max_lines)
+        self._entitle(rig)
+        rig.sim.set_competing_session(False)
         self._writable_lake()
 
 

@@ -9,10 +9,14 @@ import pytest
 from possync.actors.names import CONNECTION
 from possync.simulator import Simulator
 from possync.supervisors import EventKind
+from tests.conftest import each_ib_client as _each
 from tests.faults.rig import Rig, during
-from tests.helpers import wait_until
+from tests.helpers import IB_CLIENTS, wait_until
 
 pytestmark = pytest.mark.timeout(90)
+
+each_ib_client = pytest.fixture(autouse=True, params=IB_CLIENTS)(_each)
+"""The gateway's faults run once per IB client library (ib_insync, ib_async)."""
 
 LOST, DATA_LOST, DATA_KEPT = 1100, 1101, 1102
 FARM_BROKEN, FARM_OK = 2103, 2104

@@ -61,7 +61,9 @@ def test_status_is_the_status_document(endpoint):
         "refused_101": 3,
         "leaks_reclaimed": 0,
     }
-    assert document["streams"] == [{"conid": 1, "state": "streaming", "last_tick_age_s": 0.2}]
+    assert [{k: s[k] for k in ("conid", "state", "last_tick_age_s")} for s in document["streams"]] == [
+        {"conid": 1, "state": "streaming", "last_tick_age_s": 0.2}
+    ]
     assert document["queue"]["depth"] == 42
 
 
@@ -102,3 +104,42 @@ def test_unknown_path_and_failing_source_answer_without_crashing():
         assert _get(server.port, "/health")[0] == 200  # still serving
     finally:
         server.stop()
+
+
+@pytest.mark.timeout(20)
+def test_the_page_is_one_self_contained_document_that_only_reads(endpoint):
+    server, _ = endpoint
+    code, content_type, body = _get(server.port, "/")
+    page = body.decode()
+    assert (code, content_type) == (200, "text/html; charset=utf-8")
+    assert 'fetch("/status"' in page and 'fetch("/history"' in page
+    # nothing fetched from elsewhere: no external script, style, font or image; no form, no POST
+    for loaded in ("<script src", "<link", "@import", "url(", "<form", "<iframe", "POST", "method:"):
+        assert loaded not in page, loaded
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/", timeout=5) as reply:
+        assert "connect-src 'self'" in reply.headers["Content-Security-Policy"]
+
+
+@pytest.mark.timeout(20)
+def test_history_is_served_when_kept_and_a_post_to_the_page_changes_nothing():
+    kept = {"interval_s": 1.0, "fields": ["t"], "samples": [[1.0]]}
+    server = StatusEndpoint("127.0.0.1", 0, lambda: STATUS, list, lambda: b"", history=lambda: kept)
+    server.start()
+    try:
+        assert _get(server.port, "/history")[::2] == (
+            200,
+            b'{"interval_s":1.0,"fields":["t"],"samples":[[1.0]]}',
+        )
+        request = urllib.request.Request(f"http://127.0.0.1:{server.port}/", data=b"{}", method="POST")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=5)
+        assert refused.value.code == 404
+    finally:
+        server.stop()
+
+
+@pytest.mark.timeout(20)
+def test_history_without_a_sampler_is_a_clear_404(endpoint):
+    server, _ = endpoint
+    code, _, body = _get(server.port, "/history")
+    assert code == 404 and b"no history" in body
