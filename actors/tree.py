@@ -9,6 +9,7 @@
         ├── SlotAllocatorActor   SLOT_ALLOCATOR: the line budget; a fresh ledger and epoch per session
         ├── PollerActor          POLLER: refreshes due queue items without a line (or a lent one)
         ├── ReconcilerActor      RECONCILER: compares the gateway's positions with the lake
+        ├── PnlActor             PNL: writes the P&L channel's changed values in batches (when pnl.enabled)
         ├── StreamSupervisor     STREAMS: one StreamActor per active contract
         └── UpdateDispatcher     UPDATES: calls the on_update handlers (last: its crash restarts nothing else)
 
@@ -37,6 +38,7 @@ from possync.actors.names import (
     APP,
     CONNECTION,
     LAKE_WRITER,
+    PNL,
     POLLER,
     QUEUE,
     RECONCILER,
@@ -46,7 +48,7 @@ from possync.actors.names import (
     STREAMS,
     UPDATES,
 )
-from possync.actors.polling import PollerActor, QueueActor, ReconcilerActor, identity_of
+from possync.actors.polling import PnlActor, PollerActor, QueueActor, ReconcilerActor, identity_of
 from possync.actors.registry import RegistryActor
 from possync.actors.streaming import (
     SlotAllocatorActor,
@@ -118,7 +120,7 @@ def session_spec(
         ConnectionActor,
         # a gateway silent for half a stream's limit is hung: no stream resubscribes into it
         args=(settings.ib, outage or OutageLog(), settings.streams.silent_after_s / 2),
-        kwargs={"delayed_fallback": settings.streams.delayed_fallback},
+        kwargs={"delayed_fallback": settings.streams.delayed_fallback, "pnl": settings.pnl},
         start_timeout_s=connect_s * 2 + _MARGIN_S,  # the last client id's attempt may take the whole timeout
         shutdown_timeout_s=_MARGIN_S,
         start_required=False,
@@ -131,6 +133,7 @@ def session_spec(
         streams_settings.refused_retry_s,
         streams_settings.competing_retry_s,
         streams_settings.competing_retry_max_s,
+        min_row_interval_s=streams_settings.min_row_interval_s,
     )
     streams = StreamSupervisorSpec(
         STREAMS,
@@ -175,7 +178,7 @@ def _queue(settings: Settings) -> ChildSpec:
 
 
 def _workers(settings: Settings) -> tuple[Spec, ...]:
-    """The session's workers: the poller and the reconciler (both need the connection)."""
+    """The session's workers: the poller, the reconciler and the P&L writer (all need the connection)."""
     poller = ChildSpec(POLLER, PollerActor, args=(settings.poller, settings.ib.account))
     reconciler = ChildSpec(
         RECONCILER,
@@ -186,7 +189,8 @@ def _workers(settings: Settings) -> tuple[Spec, ...]:
             settings.poller.request_timeout_s,
         ),
     )
-    return (poller, reconciler)
+    pnl = ChildSpec(PNL, PnlActor, args=(settings.pnl,))
+    return (poller, reconciler, pnl) if settings.pnl.enabled else (poller, reconciler)
 
 
 def _observations_to(handlers: StreamHandlers) -> Callable[[tuple[LakeRow, ...]], None]:

@@ -74,12 +74,19 @@ class Updates:
         self.items: list[tuple[float, int, float | None]] = []
         self.last: dict[int, float] = {}
         self.count = 0
+        self.rows = 0
+        self.prices: dict[int, float | None] = {}
         self._lock = threading.Lock()
 
     def __call__(self, observation: Observation) -> None:
-        """The handler: stamp and keep one update."""
+        """The handler: stamp and keep one update of a new market price (rows for a new quote or greek
+        at the same price are counted in `rows`, as the bare client reports price changes only)."""
         now = time.monotonic()
         conid = observation.contract.conid
+        self.rows += 1
+        if self.prices.get(conid) == observation.market_price:
+            return
+        self.prices[conid] = observation.market_price
         self.last[conid] = now
         self.count += 1
         if self.keep:

@@ -42,6 +42,7 @@ if __package__ in (None, ""):  # run as a file: `python bench/x.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import ib_insync
+import msgspec
 
 from bench.common import Report, Table, Target, bench_main, ms, num, percentile, ratio, wait_for
 from bench.service import Updates, settings_for, start_service
@@ -253,7 +254,10 @@ def possync_steps(sim: SimProcess, rates: list[float], streams: int, seconds: li
     positions = sim.positions()[:streams]
     updates = Updates()
     with tempfile.TemporaryDirectory(prefix="bench-ticks-") as directory:
+        # every change a row: the path is measured, not the row-rate bound (streams.min_row_interval_s)
         settings = settings_for(sim.port, Path(directory), streams)
+        every_change = msgspec.structs.replace(settings.streams, min_row_interval_s=0.0)
+        settings = msgspec.structs.replace(settings, streams=every_change)
         service, _ = start_service(settings, positions, updates)
         try:
             names = [CONNECTION, LAKE_WRITER] + [f"stream-{p.conid}" for p in positions]

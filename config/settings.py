@@ -69,6 +69,7 @@ class StreamSettings(Section):
     refused_retry_s: Seconds = 3600.0  # a stream refused for lack of permission is tried again this often
     competing_retry_s: Seconds = 5.0  # first wait of a stream silenced by a competing session (10197)
     competing_retry_max_s: Seconds = 300.0  # that wait doubles up to this
+    min_row_interval_s: NonNegativeSeconds = 0.25  # one row per stream this often at most; 0: all
 
 
 class PollerSettings(Section):
@@ -113,6 +114,16 @@ class LakeSettings(Section):
     maintenance_lease_s: Seconds = 600.0  # a lease not renewed this long is free for another writer
     max_commit_retries: Count = 30  # delta-rs retries of a commit that lost a race with another writer
     storage_options: dict[str, str] = {}  # passed to every Delta read and write (endpoint, region, keys, ...)
+
+
+class PnlSettings(Section):
+    """The P&L channel: reqPnLSingle per held position (no market-data line)."""
+
+    enabled: bool = True
+    max_subscriptions: NonNegativeInt = (
+        500  # reqPnLSingle subscriptions held at most (one per account, conid)
+    )
+    write_interval_s: Seconds = 5.0  # changed P&L values go to the lake this often (the latest per position)
 
 
 class HttpSettings(Section):
@@ -165,3 +176,4 @@ class Settings(Section):
     queue: QueueSettings = QueueSettings()
     registry: RegistrySettings = RegistrySettings()
     streams: StreamSettings = StreamSettings()
+    pnl: PnlSettings = PnlSettings()

@@ -104,6 +104,8 @@ class ConnectionStatus(msgspec.Struct, frozen=True):
     snapshots: int = 0
     refusals: dict[int, int] = {}
     """Market-data requests (lines and snapshots) the gateway refused in this session, by error code."""
+    pnl_subscriptions: int = 0
+    """reqPnLSingle subscriptions held (the P&L channel; no line)."""
 
 
 class GatewayNotice(msgspec.Struct, frozen=True):

@@ -9,7 +9,7 @@ from datetime import datetime
 
 import msgspec
 
-from possync.messages.domain import Contract
+from possync.messages.domain import Contract, Value
 
 
 class PositionsRequest(msgspec.Struct, frozen=True):
@@ -19,13 +19,17 @@ class PositionsRequest(msgspec.Struct, frozen=True):
 
 
 class HeldPosition(msgspec.Struct, frozen=True):
-    """One (account, contract) with a non-zero position; `market_price` from portfolio updates, if any."""
+    """One (account, contract) with a non-zero position; `market_price` from portfolio updates, if any
+    (else implied by the P&L channel's value); `value` what portfolio updates (or else P&L) say it is worth;
+    `pnl` True while the P&L channel subscribes it (it brings a value: no snapshot needed)."""
 
     account: str
     contract: Contract
     position: float
     avg_cost: float
     market_price: float | None
+    value: Value | None = None
+    pnl: bool = False
 
 
 class PositionsReply(msgspec.Struct, frozen=True):

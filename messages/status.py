@@ -22,6 +22,8 @@ class ConnectionStatus(msgspec.Struct, frozen=True):
     """When the current session connected (UTC); None while not connected."""
     refusals: dict[int, int] = {}
     """Market-data requests (lines, snapshots) the gateway refused this session, by error code."""
+    pnl_subscriptions: int = 0
+    """P&L subscriptions held (reqPnLSingle, one per valued position; they use no line)."""
 
 
 class SlotStatus(msgspec.Struct, frozen=True):

@@ -3,7 +3,7 @@
     python run.py [--config PATH] [--sim] [--duration S] [--log-level LEVEL]   run until SIGINT/SIGTERM
     python run.py activate CONID --strategy-id ID [--priority P]               make a contract active
     python run.py deactivate CONID                                             make it inactive again
-    python run.py positions [--format table|json|csv]                          latest positions in the lake
+    python run.py positions [--format table|json|csv] [--wide]                 latest positions in the lake
     python run.py maintain                                                     compact/checkpoint/vacuum once
     python run.py status [--json]                                              ask the running service
     python run.py doctor                                                       check the setup: what to fix
@@ -38,7 +38,7 @@ from possync.actors.registry import (
 from possync.actors.service import summary
 from possync.config import ConfigError, Settings, load_settings
 from possync.config.settings import LOG_LEVELS
-from possync.messages.domain import Contract, Observation
+from possync.messages.domain import Contract, Greeks, Observation, Quote, Value
 from possync.messages.lake import StrategyChange
 from possync.messages.routing import DEFAULT_PRIORITY
 from possync.messages.status import ServiceStatus
@@ -89,6 +89,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
     positions = commands.add_parser("positions", parents=[common], help="latest positions in the lake")
     positions.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    positions.add_argument(
+        "--wide", action="store_true", help="also the quote, greeks, data type, daily and realized P&L"
+    )
 
     commands.add_parser("maintain", parents=[common], help="compact, checkpoint and vacuum the lake once")
 
@@ -229,10 +232,21 @@ COLUMNS = (
     "position",
     "avg_cost",
     "market_price",
+    "market_value",
+    "unrealized_pnl",
     "source",
     "event_ts",
 )
 """The columns `positions` prints, in order."""
+WIDE_COLUMNS = (
+    *COLUMNS,
+    "data_type",
+    "daily_pnl",
+    "realized_pnl",
+    *Quote.__struct_fields__,
+    *Greeks.__struct_fields__,
+)
+"""The columns of `positions --wide`."""
 
 
 def positions(args: argparse.Namespace, settings: Settings) -> int:
@@ -244,19 +258,33 @@ def positions(args: argparse.Namespace, settings: Settings) -> int:
         raise RuntimeFailure(f"cannot read the lake at {root}: {root.redact(str(error))}") from error
     if not latest:
         raise RuntimeFailure(f"no positions in the lake at {root} yet: has the service run with this config?")
-    rows = [_row(latest[key]) for key in sorted(latest)]
+    columns = WIDE_COLUMNS if args.wide else COLUMNS
+    rows = [_row(latest[key], columns) for key in sorted(latest)]
     if args.format == "json":
         sys.stdout.write(msgspec.json.format(msgspec.json.encode(rows), indent=2).decode() + "\n")
     elif args.format == "csv":
-        writer = csv.DictWriter(sys.stdout, COLUMNS, lineterminator="\n")
+        writer = csv.DictWriter(sys.stdout, columns, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
     else:
-        _print_table(rows)
+        _print_table(rows, columns)
     return 0
 
 
-def _row(observation: Observation) -> dict[str, object]:
+def _row(observation: Observation, columns: tuple[str, ...]) -> dict[str, object]:
+    every = {**_base(observation), **_parts(observation)}
+    return {column: every[column] for column in columns}
+
+
+def _parts(observation: Observation) -> dict[str, object]:
+    """What the position is worth, the quote, the greeks and the data type (None where the row has none)."""
+    parts = (observation.value or Value(), observation.quote or Quote(), observation.greeks or Greeks())
+    values = {name: value for part in parts for name, value in msgspec.structs.asdict(part).items()}
+    data_type = observation.data_type
+    return {**values, "data_type": None if data_type is None else str(data_type)}
+
+
+def _base(observation: Observation) -> dict[str, object]:
     contract = observation.contract
     return {
         "account": observation.account,
@@ -274,10 +302,10 @@ def _row(observation: Observation) -> dict[str, object]:
     }
 
 
-def _print_table(rows: list[dict[str, object]]) -> None:
-    cells = [[_cell(row[column]) for column in COLUMNS] for row in rows]
-    widths = [max(len(column), *(len(line[i]) for line in cells)) for i, column in enumerate(COLUMNS)]
-    for line in [list(COLUMNS), *cells]:
+def _print_table(rows: list[dict[str, object]], columns: tuple[str, ...]) -> None:
+    cells = [[_cell(row[column]) for column in columns] for row in rows]
+    widths = [max(len(column), *(len(line[i]) for line in cells)) for i, column in enumerate(columns)]
+    for line in [list(columns), *cells]:
         print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
     print(f"{len(rows)} positions")
 

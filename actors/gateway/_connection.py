@@ -4,14 +4,15 @@ Receives: Subscribe, Unsubscribe, Resubscribe (streams; Unsubscribe also from a 
           from the allocator reclaiming a leak); TakeSnapshots (poller); PositionChanged, SubscriptionFailed,
           GatewayNotice, GatewaySilence, GatewayDisconnected, SnapshotsOver, AccountDataRestored (its
           IbSession's loop thread); DescribeContract (registry, streams); LostGraceExpired, GatewayHung,
-          FlushLogs (its timers); PositionsRequest, GetConnectionStatus (ask).
+          FlushLogs (its timers); PositionsRequest, GetConnectionStatus (ask); TakePnlRows (ask, PnlActor:
+          the P&L channel's changed values).
 Sends:    SlotRefused, ReleaseSlot → SLOT_ALLOCATOR; PositionChanged → QUEUE; Updates → UPDATES;
           SubscriptionFailed, FeedSuspect, VerifyStream → the subscribed stream; SnapshotsTaken → the
           poller; ContractDescribed → the asker; position changes to a streamed contract's feed
           (`TickSink` calls, not messages).
 Owns:     the IbSession (its loop thread and socket; closed by a lease on every exit path), the market-data
           subscriptions (one per line a stream holds, with its feed), the positions by contract, and the
-          1100 grace and hung timers.
+          1100 grace and hung timers; through the session, the P&L subscriptions (`_pnl`; again on 1101).
 
 On start it connects read-only (the next client id on 326); a gateway that is not there fails the
 start with one line saying where it tried and what to check (`OutageLog` keeps retries quiet), and the
@@ -27,9 +28,8 @@ SessionSupervisor retries with backoff. Once up it:
   farm-broken notices (2103/2105/2157), 1100 and a gateway that sends nothing at all for
   `silence_s`, not even the answer to a ping (a hung gateway), make the streams suspect until cleared,
   so none resubscribes into it;
-- answers `PositionsRequest` (poller, reconciler, queue) from what the IB client holds, without a line;
-- takes the poller's snapshots on lines the allocator lent it, gives each line back once its snapshot
-  is over at the gateway (a 101 as `SlotRefused`), and answers `SnapshotsTaken`.
+- answers positions from what the IB client holds (no line); gives each line lent for a snapshot back
+  once the snapshot is over at the gateway (a 101 as `SlotRefused`).
 It exits abnormally when the socket closes, a 1100 outlasts `lost_grace_s` or the gateway stays hung for
 `hung_reconnect_s` (counted from the last data it sent): the rest_for_one SessionSupervisor then restarts
 it, and everything after it, with a new allocator epoch.
@@ -48,11 +48,11 @@ from possync.actors.gateway._market_data import connection_type
 from possync.actors.gateway._outage_log import OutageLog
 from possync.actors.gateway._refusal_log import RefusalLog
 from possync.actors.gateway._session import IbSession
+from possync.actors.gateway._suspects import Suspects
 from possync.actors.names import QUEUE, SLOT_ALLOCATOR, UPDATES
-from possync.config.settings import IbSettings
+from possync.config.settings import IbSettings, PnlSettings
 from possync.messages.connection import (
     ConnectionStatus,
-    FeedSuspect,
     GatewayDisconnected,
     GatewayHung,
     GatewayNotice,
@@ -68,6 +68,7 @@ from possync.messages.connection import (
 )
 from possync.messages.domain import Observation
 from possync.messages.lifecycle import AccountDataRestored, DescribeContract, FlushLogs
+from possync.messages.pnl import TakePnlRows
 from possync.messages.poller import PositionsRequest
 from possync.messages.routing import PositionChanged
 from possync.messages.slots import ReleaseSlot, SlotLease, SlotRefused
@@ -111,19 +112,22 @@ class ConnectionActor(SupervisedActor):
         outage: OutageLog | None = None,
         silence_s: float = 0.0,
         delayed_fallback: bool = False,
+        pnl: PnlSettings | None = None,
     ) -> None:
         """`silence_s` > 0: after that long without any data from the gateway, the streams are suspect.
-        `delayed_fallback`: ask for delayed data where live is not permitted (`_market_data`)."""
+        `delayed_fallback`: ask for delayed data where live is not permitted (`_market_data`). `pnl`: the
+        P&L channel's settings (off when None)."""
         super().__init__(ctx)
         self._data_type = connection_type(settings.market_data_type, delayed_fallback)
         self._refusals: dict[int, int] = {}  # by code, this session
         self._refusal_log = RefusalLog()
+        self._pnl = pnl if pnl is not None and pnl.enabled else PnlSettings(max_subscriptions=0)
         self._silence_s = silence_s
         self._settings = settings
         self._outage = outage or OutageLog()
         self._subscribers: dict[int, _Subscriber] = {}  # by conid
         self._positions: dict[int, dict[str, PositionChanged]] = {}  # by conid, then account
-        self._suspects: dict[object, str] = {}  # why streams may be silent now
+        self._suspects = Suspects()  # why streams may be silent now
         self._lost_token = 0
         self._client_id = settings.client_id
         self._accounts: tuple[str, ...] = ()
@@ -143,6 +147,7 @@ class ConnectionActor(SupervisedActor):
             on_updates=self._updates,
             client=load_client(settings.client),
             market_data_type=self._data_type,
+            pnl_subscriptions=self._pnl.max_subscriptions if self._pnl.enabled else 0,
         )
         self.ctx.leases.acquire("ib-session", self._session.close)
         try:
@@ -218,6 +223,8 @@ class ConnectionActor(SupervisedActor):
                 self._burst.flush()
             case DescribeContract(conid=conid, reply_to=reply_to):
                 self._session.describe(conid, partial(tell_quietly, reply_to))
+            case TakePnlRows():
+                return self._session.pnl_rows(_POSITIONS_TIMEOUT_S)
             case _:
                 logger.warning("connection: ignored unexpected message {!r}", message)
         return None
@@ -238,7 +245,7 @@ class ConnectionActor(SupervisedActor):
         feed.set_positions(tuple(self._positions.get(conid, {}).values()))
         self._session.subscribe(request.lease, request.contract, feed.on_tick)
         if self._suspects:
-            tell_quietly(request.reply_to, self._suspect_notice())
+            tell_quietly(request.reply_to, self._suspects.notice())
 
     def _unsubscribe(self, lease: SlotLease) -> None:
         conid = self._conid_of(lease)
@@ -349,6 +356,7 @@ class ConnectionActor(SupervisedActor):
             logger.warning("gateway dropped our market data (1101): resubscribing {}", len(self._subscribers))
             for subscriber in self._subscribers.values():
                 self._session.resubscribe(subscriber.lease)
+            self._session.resubmit_pnl()
         else:
             logger.info("gateway reached IB again (1102): verifying {} streams", len(self._subscribers))
             for subscriber in self._subscribers.values():
@@ -364,16 +372,12 @@ class ConnectionActor(SupervisedActor):
         logger.info("positions ({}) and account updates ({}) {}", outcome.positions, accounts, what)
 
     def _set_suspect(self, key: object, reason: str) -> None:
-        if self._suspects.get(key) != reason:
-            self._suspects[key] = reason
-            self._broadcast(self._suspect_notice())
+        if self._suspects.set(key, reason):
+            self._broadcast(self._suspects.notice())
 
     def _clear_suspect(self, key: object) -> None:
-        if self._suspects.pop(key, None) is not None:
-            self._broadcast(self._suspect_notice())
-
-    def _suspect_notice(self) -> FeedSuspect:
-        return FeedSuspect(bool(self._suspects), "; ".join(self._suspects.values()))
+        if self._suspects.clear(key):
+            self._broadcast(self._suspects.notice())
 
     def _broadcast(self, message: Any) -> None:
         for subscriber in self._subscribers.values():
@@ -389,7 +393,8 @@ class ConnectionActor(SupervisedActor):
             requests_sent=self._session.requests_sent,
             requests_pending=self._session.requests_pending,
             pacing_delays=self._session.pacing_delays,
-            suspect=tuple(self._suspects.values()),
+            suspect=self._suspects.reasons(),
             snapshots=self._session.snapshots_in_progress,
             refusals=dict(self._refusals),
+            pnl_subscriptions=self._session.pnl_subscriptions,
         )

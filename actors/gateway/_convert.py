@@ -42,6 +42,15 @@ def price(value: float | None) -> float | None:
     return None if value is None or math.isnan(value) else float(value)
 
 
+def implied_price(market_value: float | None, position: float, multiplier: str) -> float | None:
+    """The price a market value implies: value / (position x multiplier); None without a value or position."""
+    try:
+        units = position * (float(multiplier) if multiplier else 1.0)
+    except ValueError:
+        units = position
+    return market_value / units if units and market_value is not None else None
+
+
 def quote_price(value: float | None) -> float | None:
     """A bid/ask/last: None for no price (None, NaN, or the -1 of a closed market's empty book)."""
     value = price(value)

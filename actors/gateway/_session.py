@@ -32,6 +32,7 @@ from possync.actors.gateway._details import ContractDetails
 from possync.actors.gateway._lines import Lines, TickHandler
 from possync.actors.gateway._market_data import WARNINGS
 from possync.actors.gateway._pacing import Pacer
+from possync.actors.gateway._pnl import PnlChannel
 from possync.actors.gateway._positions import positions_reply
 from possync.actors.gateway._snapshots import Snapshots
 from possync.actors.gateway._watchdog import SilenceWatchdog
@@ -73,12 +74,15 @@ class IbSession:
         on_updates: Callable[[tuple[Observation, ...]], None] = lambda rows: None,
         client: IbClient | None = None,
         market_data_type: int = 1,
+        pnl_subscriptions: int = 0,
     ) -> None:
         """`silence_s` > 0: report a gateway silent that long (`GatewaySilence`); 0: never. `on_updates`
         gets the observations the lines' tick handlers made, once per read from the gateway. `client`:
         the IB client library (ib_insync when None). `market_data_type`: the reqMarketDataType code sent
-        once on connecting, before any market-data request."""
+        once on connecting, before any market-data request. `pnl_subscriptions`: P&L subscriptions held
+        at most (0: no P&L channel)."""
         self._market_data_type = market_data_type
+        self._pnl_max = pnl_subscriptions
         self._on_event = on_event
         self._on_updates = on_updates
         self._silence_s = silence_s
@@ -106,6 +110,11 @@ class IbSession:
     def requests_pending(self) -> int:
         """Requests queued (or waiting for a token) and not sent yet."""
         return self._lines.pending
+
+    @property
+    def pnl_subscriptions(self) -> int:
+        """P&L subscriptions held (or queued to be sent)."""
+        return self._pnl.count
 
     @property
     def snapshots_in_progress(self) -> int:
@@ -169,7 +178,17 @@ class IbSession:
     def positions(self, conids: tuple[int, ...] | None, account: str, timeout_s: float) -> PositionsReply:
         """The non-zero positions held now (of `conids`, or all; of `account`, or all when ""), with the
         portfolio updates' market prices; `complete` once the positions download has ended."""
-        return self._in_loop(lambda: positions_reply(self._client, self._ib, conids, account), timeout_s)
+        return self._in_loop(
+            lambda: positions_reply(self._client, self._ib, conids, account, self._pnl), timeout_s
+        )
+
+    def resubmit_pnl(self) -> None:
+        """Ask again for every P&L subscription (the gateway dropped them: 1101)."""
+        self._call(self._pnl.resubmit)
+
+    def pnl_rows(self, timeout_s: float) -> tuple[Observation, ...]:
+        """The observations of the P&L values changed since the last call (source `pnl`)."""
+        return self._in_loop(self._pnl.take_rows, timeout_s)
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Disconnect, stop the loop and join its thread (bounded); idempotent, callable from any thread."""
@@ -197,7 +216,9 @@ class IbSession:
             self._watchdog = SilenceWatchdog(ib, self._pacer, self._silence_s, self._emit)
             self._account_data = AccountData(ib, self._pacer, self._emit)
             self._details = ContractDetails(ib, self._client.module, self._pacer)
+            self._pnl = PnlChannel(ib, self._pacer, self._pnl_max)
             drain = self._loop.create_task(self._lines.send_requests())
+            self._loop.create_task(self._pnl.send_requests())
             ready.set_result(None)
             self._loop.run_forever()
             drain.cancel()
@@ -259,9 +280,17 @@ class IbSession:
         self._pacer.sent()
         if self._silence_s > 0:
             self._watchdog.watch()
+        self._watch_pnl(ib)
         positions = tuple(position_changed(p) for p in ib.positions())
         self._account_data.connected(account, tuple(ib.managedAccounts()))
         return Connected(connected_id, tuple(ib.managedAccounts()), positions)
+
+    def _watch_pnl(self, ib: Any) -> None:
+        """Keep the P&L channel's subscriptions in step with the positions held (when it is on)."""
+        if self._pnl_max > 0:
+            ib.positionEvent += lambda _: self._pnl.sync()
+            ib.pnlSingleEvent += self._pnl.on_pnl
+            self._pnl.sync()
 
     def _on_error(self, req_id: int, code: int, message: str, contract: Any, *_: object) -> None:
         harmless = code in _NOT_FAILURES or code in _WARNINGS

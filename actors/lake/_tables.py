@@ -59,14 +59,32 @@ class LakeTable:
 
         Raises `LakeRowError` for a row that is not a well-formed `row_type` or has a naive timestamp.
         """
+        return self._encode(self._records(rows))
+
+    def pack_and_convert(self, rows: Sequence[Any]) -> tuple[bytes, pa.Table]:
+        """`pack(rows)` and its Arrow table (`unpack` of it), from one pass over the rows: the records
+        convert to Arrow as they are, without the round trip through msgpack (the writer's receipt path).
+
+        Raises `LakeRowError` as `pack` and `unpack` do.
+        """
+        records = self._records(rows)
+        return self._encode(records), self._arrow(records)
+
+    def _records(self, rows: Sequence[Any]) -> list[tuple]:
         records = [self._record_of(index, row) for index, row in enumerate(rows)]
-        for index, column in enumerate(self.schema):
-            if column.type == UTC_MICROS:
-                self._require_aware(column.name, (record[index] for record in records))
+        for index in self._timestamp_columns:
+            self._require_aware(self.schema[index].name, (record[index] for record in records))
+        return records
+
+    def _encode(self, records: list[tuple]) -> bytes:
         try:
             return _ENCODER.encode(records)
         except (msgspec.EncodeError, TypeError, OverflowError) as error:
             raise LakeRowError(f"{self.name}: a value cannot be journaled: {error}") from error
+
+    @cached_property
+    def _timestamp_columns(self) -> tuple[int, ...]:
+        return tuple(index for index, column in enumerate(self.schema) if column.type == UTC_MICROS)
 
     def unpack(self, packed: bytes) -> pa.Table:
         """The Arrow table of packed records; raises `LakeRowError` naming the first value of a wrong type.
@@ -74,10 +92,15 @@ class LakeTable:
         The writer unpacks on receipt as well as on replay, so what it accepts is exactly what it can commit.
         """
         records = _RECORDS.decode(packed)
+        width = len(self.schema)
+        if any(len(record) != width for record in records):  # journaled before columns were appended
+            records = [record + (None,) * (width - len(record)) for record in records]
+        return self._arrow(records)
+
+    def _arrow(self, records: list[tuple]) -> pa.Table:
+        """Full-width records as Arrow; `LakeRowError` naming the first value of a wrong type."""
         try:  # one conversion for all columns: ~3x cheaper than one per column, for 1 row or 1000
-            width = len(self.schema)
-            rows = [record + (None,) * (width - len(record)) for record in records]
-            return pa.Table.from_struct_array(pa.array(rows, type=self._struct))
+            return pa.Table.from_struct_array(pa.array(records, type=self._struct))
         except (pa.ArrowException, OverflowError, TypeError, ValueError):
             return self._unpack_by_column(records)  # slower, and names the first bad value
 
@@ -172,21 +195,22 @@ def multiplier(text: str) -> float | None:
 
 
 def _observation_record(o: Observation) -> tuple:
-    v, q, g = o.value or _NO_VALUE, o.quote or _NO_QUOTE, o.greeks or _NO_GREEKS
+    """One flat tuple, no intermediate ones (this runs for every row the service writes)."""
+    c, v, q, g = o.contract, o.value or _NO_VALUE, o.quote or _NO_QUOTE, o.greeks or _NO_GREEKS
+    m = c.multiplier
     return (
-        o.account,
-        *_contract_values(o.contract),
-        o.position,
-        o.avg_cost,
-        o.market_price,
-        o.source,
-        o.event_ts,
-        o.data_type,
-        multiplier(o.contract.multiplier),
-        *(v.market_value, v.unrealized_pnl, v.realized_pnl, v.daily_pnl),
-        *(q.bid, q.ask, q.last, q.bid_size, q.ask_size),
-        *(g.implied_vol, g.delta, g.gamma, g.vega, g.theta, g.und_price),
-    )
+        o.account, c.conid, c.symbol, c.sec_type, c.expiry, c.strike, c.right, c.currency,
+        o.position, o.avg_cost, o.market_price, o.source.value, o.event_ts,
+        None if o.data_type is None else o.data_type.value,
+        _MULTIPLIERS[m] if m in _MULTIPLIERS else multiplier(m),
+        v.market_value, v.unrealized_pnl, v.realized_pnl, v.daily_pnl,
+        q.bid, q.ask, q.last, q.bid_size, q.ask_size,
+        g.implied_vol, g.delta, g.gamma, g.vega, g.theta, g.und_price,
+    )  # fmt: skip
+
+
+_MULTIPLIERS: dict[str, float | None] = {"": None, "1": 1.0, "100": 100.0, "10": 10.0, "1000": 1000.0}
+"""The multipliers IB sends most, parsed once."""
 
 
 POSITION_UPDATES = LakeTable(

@@ -199,8 +199,8 @@ class LakeWriterActor(SupervisedActor):
 
     def _accept(self, rows: tuple[Any, ...]) -> RowsAccepted | RowsRejected:
         try:
-            parts = [(table, table.pack(part)) for table, part in split_by_table(rows).items()]
-            pending = [_Unjournaled(table, payload, table.unpack(payload)) for table, payload in parts]
+            parts = [(table, table.pack_and_convert(part)) for table, part in split_by_table(rows).items()]
+            pending = [_Unjournaled(table, payload, arrow) for table, (payload, arrow) in parts]
         except LakeRowError as error:
             logger.warning("lake writer rejected a WriteRows: {}", error)
             return RowsRejected(str(error))

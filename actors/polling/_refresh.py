@@ -2,11 +2,12 @@
 
 The rules that keep the lake honest:
 - a position the reply holds is observed as it is (quantity and average cost from the positions
-  subscription, price from portfolio updates when there is one);
+  subscription, price and value from portfolio updates when there is one, else from the P&L channel);
 - an account that held the contract, is covered by a *complete* reply and no longer holds it is closed:
   an observation with position 0 is written, never a silent drop;
 - a contract without a price this cycle (no covered account holds or held it: an active contract without
-  a line; or its portfolio update has none) needs a snapshot (`wants_snapshot`). A snapshot's price is
+  a line; or its portfolio update has none) needs a snapshot (`wants_snapshot`), unless the P&L channel
+  values it (subscribed: its value, and the price it implies, come without a line). A snapshot's price is
   written with source `snapshot` (a contract nobody holds as position 0 of `account`); a refused snapshot
   is a failure with the gateway's reason; a contract with nothing to observe and no snapshot line this
   cycle is deferred (`no_line` says why) when snapshots are on, else a failure, so it is parked rather
@@ -49,6 +50,7 @@ def observe(
         source,
         event_ts,
         data_type=data_type,
+        value=held.value,
     )
 
 
@@ -56,7 +58,7 @@ def wants_snapshot(items: Iterable[PollItem], reply: PositionsReply) -> list[Pol
     """The items this reply gives no price for, in batch order (most important first)."""
     if not reply.complete:
         return []
-    priced = {h.contract.conid for h in reply.positions if h.market_price is not None}
+    priced = {h.contract.conid for h in reply.positions if h.market_price is not None or h.pnl}
     held = {h.contract.conid for h in reply.positions}
     return [
         item

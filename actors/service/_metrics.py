@@ -27,6 +27,9 @@ class StatusCollector:
         yield _gauge("possync_degraded", "1 while /health lists reasons", float(bool(s.degraded)))
         yield from _lines(s)
         yield _gauge("possync_streams", "Active contracts with a stream", len(s.streams))
+        yield _gauge(
+            "possync_pnl_subscriptions", "P&L subscriptions held (no line)", s.connection.pnl_subscriptions
+        )
         yield _streams_by_state(s)
         yield from _queue(s)
         yield from _lake(s)

@@ -198,6 +198,7 @@ class StatusReport:
             last_error="" if status else self.counts.connection_error(),
             connected_since=self.counts.connected_since() if status else None,
             refusals=status.refusals if status else {},
+            pnl_subscriptions=status.pnl_subscriptions if status else 0,
         )
 
     def _slots(self, status: SlotStatus | None) -> report.SlotStatus:

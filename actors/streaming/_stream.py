@@ -4,8 +4,8 @@ Receives: SlotGranted, SlotQueued, DemoteSlot (allocator); SubscriptionFailed, F
           ContractDescribed (connection); CheckSilence, WriteObservations, RetryLine (its timers);
           GetStreamStatus (ask).
 Sends:    AcquireSlot, ReleaseSlot → SLOT_ALLOCATOR; Subscribe, Unsubscribe, Resubscribe, DescribeContract
-          → CONNECTION;
-          Enqueue, Dequeue → QUEUE; WriteRows → LAKE_WRITER.
+          → CONNECTION; Enqueue, Dequeue → QUEUE; WriteRows → LAKE_WRITER; Updates → UPDATES (a coalesced
+          row its feed observes on the write timer).
 Owns:     one line lease at a time (released on every exit path), the line's StreamFeed (and the feeds of
           lines given back, until their last rows are written), its silence, write and retry timers.
 
@@ -42,7 +42,7 @@ from typing import Any
 from loguru import logger
 
 from possync.actors import SelfTimer, tell_by_name
-from possync.actors.names import CONNECTION, LAKE_WRITER, QUEUE, SLOT_ALLOCATOR
+from possync.actors.names import CONNECTION, LAKE_WRITER, QUEUE, SLOT_ALLOCATOR, UPDATES
 from possync.actors.streaming._feed import StreamFeed
 from possync.actors.streaming._hours import MarketHours, parse_hours
 from possync.actors.streaming._refusals import Refusal, backoff_s, refusal
@@ -65,6 +65,7 @@ from possync.messages.streams import (
     RetryLine,
     StreamState,
     StreamStatus,
+    Updates,
     WriteObservations,
 )
 from possync.supervisors import ChildContext, Lease, SupervisedActor
@@ -91,12 +92,20 @@ class StreamTemplate:
     refused_retry_s: float = 3600.0
     competing_retry_s: float = 5.0
     competing_retry_max_s: float = 300.0
+    min_row_interval_s: float = 0.0
+    """At most one row per this many seconds per line (`StreamFeed`); 0: a row for every change."""
 
 
 def _give_back(ctx: ChildContext, lease: SlotLease) -> None:
     """A line's release: cancel its subscription, then free it (tells only: may run in any thread)."""
     tell_by_name(ctx, CONNECTION, Unsubscribe(lease))
     tell_by_name(ctx, SLOT_ALLOCATOR, ReleaseSlot(lease))
+
+
+def _dispatch(ctx: ChildContext, rows: tuple[Observation, ...]) -> None:
+    """Observations the feed made outside a tick go to the update handlers too."""
+    if rows:
+        tell_by_name(ctx, UPDATES, Updates(rows))
 
 
 _WITHOUT_LINE = (StreamState.PARKED, StreamState.WAITING)
@@ -223,7 +232,9 @@ class StreamActor(SupervisedActor):
         self._lease = lease
         self._line = ctx.leases.acquire(("line", self._conid), partial(_give_back, ctx, lease))
         contract = self._active.contract
-        self._feed = StreamFeed(ctx.tree.clock, contract, self._template.account)
+        self._feed = StreamFeed(
+            ctx.tree.clock, contract, self._template.account, self._template.min_row_interval_s
+        )
         tell_by_name(ctx, CONNECTION, Subscribe(lease, contract, self.actor_ref, self._feed))
         tell_by_name(ctx, QUEUE, Dequeue(self._conid))
         self._state = StreamState.STREAMING
@@ -281,6 +292,8 @@ class StreamActor(SupervisedActor):
 
     def _write(self) -> None:
         """Hand the feeds' observations to the lake writer in one message (kept for later if it is down)."""
+        if self._feed is not None:
+            _dispatch(self.ctx, self._feed.flush_due())  # a coalesced change no later tick observed
         feeds = [*self._old_feeds, self._feed] if self._feed is not None else self._old_feeds
         for feed in feeds:
             self._unwritten += feed.take_rows()

@@ -2,7 +2,8 @@
 
 Two accounts and no `ib.account`: ib_insync then subscribes no portfolio updates (as with an advisor
 login), so the positions feed brings quantities without prices, and the poller takes them by snapshot on
-lines the allocator lends it only while they are free.
+lines the allocator lends it only while they are free (the P&L channel, which would value them without
+a line, is off here: `tests/app/test_values.py` shows it).
 """
 
 from collections.abc import Callable
@@ -27,6 +28,7 @@ WAIT_S = 30.0
 def _service(sim: Simulator, tmp_path: Path, budget: int, snapshot_lines: int) -> Service:
     sections = scenario_settings(sim.port, tmp_path)
     sections["slots"] = {"budget": budget}
+    sections["pnl"] = {"enabled": False}  # the P&L channel would value them: no snapshot needed
     sections["poller"].update(batch_size=2 * PER_ACCOUNT, snapshot_lines=snapshot_lines)
     sections["queue"].update(refresh_s=0.5, backoff_min_s=0.5, backoff_max_s=1.0, max_attempts=2)
     return Service(as_settings(sections), http_port=0)

@@ -109,7 +109,7 @@ def settings_for(sim: Simulator, **sections: Any) -> Settings:
             client=ib_client(),  # type: ignore[arg-type]
         ),
         "slots": SlotSettings(budget=100, regrow_s=0.5, reconcile_s=0.5),
-        "streams": StreamSettings(silent_after_s=30.0),
+        "streams": StreamSettings(silent_after_s=30.0, min_row_interval_s=0.0),  # every change a row
         "supervision": SupervisionSettings(intensity=20, period_s=10, backoff_min_s=0.05, backoff_max_s=0.5),
     }
     for section, changes in sections.items():

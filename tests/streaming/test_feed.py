@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 from possync.actors.streaming._feed import StreamFeed
-from possync.messages.domain import Contract, Observation, Source, Tick
+from possync.messages.domain import Contract, Greeks, Observation, Quote, Source, Tick, Value
 from possync.messages.routing import PositionChanged
 from possync.supervisors import FakeClock
 
@@ -37,8 +37,8 @@ def test_a_tick_with_a_new_price_makes_one_observation_per_account() -> None:
     rows = stream_feed.on_tick(Tick(151.25, at(1)))
 
     assert rows == (
-        Observation("DU1", AAPL, 100.0, 150.0, 151.25, Source.STREAM, at(1)),
-        Observation("DU2", AAPL, -5.0, 149.0, 151.25, Source.STREAM, at(1)),
+        Observation("DU1", AAPL, 100.0, 150.0, 151.25, Source.STREAM, at(1), value=Value(15125.0, 125.0)),
+        Observation("DU2", AAPL, -5.0, 149.0, 151.25, Source.STREAM, at(1), value=Value(-756.25, -11.25)),
     )
 
 
@@ -77,7 +77,9 @@ def test_a_position_change_once_a_price_is_known_is_observed_at_its_own_time() -
 
     rows = stream_feed.position_changed(position("DU2", 30.0, 152.0, seconds=5))
 
-    assert rows == (Observation("DU2", AAPL, 30.0, 152.0, 151.25, Source.STREAM, at(5)),)
+    assert rows == (
+        Observation("DU2", AAPL, 30.0, 152.0, 151.25, Source.STREAM, at(5), value=Value(4537.5, -22.5)),
+    )
 
 
 def test_a_changed_position_replaces_the_accounts_previous_one() -> None:
@@ -114,3 +116,56 @@ def test_a_closed_feed_neither_counts_ticks_nor_makes_observations() -> None:
     assert stream_feed.position_changed(position("DU1", 80.0)) == ()
     assert stream_feed.ticks == 1
     assert stream_feed.take_rows() == []
+
+
+SPY_CALL = Contract(700001, "SPY", "OPT", "20270115", 600.0, "C", multiplier="100")
+
+
+def greeks(delta: float, implied_vol: float = 0.2) -> Greeks:
+    return Greeks(implied_vol, delta, 0.01, 0.5, -0.05, 600.0)
+
+
+def test_a_quote_or_greek_change_without_a_new_price_makes_a_row_a_size_alone_does_not() -> None:
+    stream_feed = feed(position("DU1", 100.0))
+    stream_feed.on_tick(Tick(151.0, at(1), Quote(150.9, 151.1, 151.0, 3, 4), greeks(0.5)))
+
+    assert stream_feed.on_tick(Tick(151.0, at(2), Quote(150.9, 151.1, 151.0, 9, 9), greeks(0.5))) == ()
+    assert stream_feed.on_tick(Tick(151.0, at(3), Quote(150.9, 151.1, 151.0, 9, 9), greeks(0.50001))) == ()
+    bid_moved = stream_feed.on_tick(Tick(151.0, at(4), Quote(150.95, 151.1, 151.0, 9, 9), greeks(0.5)))
+    delta_moved = stream_feed.on_tick(Tick(151.0, at(5), Quote(150.95, 151.1, 151.0, 9, 9), greeks(0.51)))
+
+    assert [row.quote.bid for row in bid_moved] == [150.95]  # type: ignore[union-attr]
+    assert [row.greeks.delta for row in delta_moved] == [0.51]  # type: ignore[union-attr]
+
+
+def test_rows_are_coalesced_to_one_per_interval_with_the_latest_values() -> None:
+    clock = FakeClock(start=0.0)
+    stream_feed = StreamFeed(clock, SPY_CALL, "DU0", min_row_interval_s=0.25)
+    stream_feed.set_positions((PositionChanged("DU1", SPY_CALL, 2.0, 1500.0, at(0)),))
+
+    first = stream_feed.on_tick(Tick(10.0, at(0), greeks=greeks(0.5)))
+    clock.advance(0.1)
+    assert stream_feed.on_tick(Tick(10.5, at(0.1), greeks=greeks(0.52))) == ()
+    assert stream_feed.on_tick(Tick(10.7, at(0.2), greeks=greeks(0.53))) == ()
+    assert stream_feed.flush_due() == (), "the interval is not over"
+    clock.advance(0.2)
+    (late,) = stream_feed.flush_due()
+
+    assert [row.market_price for row in first] == [10.0]
+    assert (late.market_price, late.greeks.delta, late.event_ts) == (10.7, 0.53, at(0.2))  # type: ignore[union-attr]
+    assert late.value == Value(2.0 * 10.7 * 100, 2.0 * 10.7 * 100 - 2.0 * 1500.0), "value per contract x 100"
+    assert stream_feed.flush_due() == ()
+    assert [r.market_price for r in stream_feed.take_rows()] == [10.0, 10.7]
+
+
+def test_a_tick_after_the_interval_observes_the_coalesced_change_at_once() -> None:
+    clock = FakeClock(start=0.0)
+    stream_feed = StreamFeed(clock, AAPL, "DU0", min_row_interval_s=0.25)
+    stream_feed.on_tick(Tick(151.0, at(0)))
+    stream_feed.on_tick(Tick(152.0, at(0.1)))
+    clock.advance(0.3)
+
+    rows = stream_feed.on_tick(Tick(152.0, at(0.3)))
+
+    assert [(r.market_price, r.event_ts) for r in rows] == [(152.0, at(0.3))]
+    assert rows[0].value is None, "a contract nobody holds has no value"
