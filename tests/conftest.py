@@ -61,6 +61,13 @@ def fail_on_dropped_ib_messages():
     assert not catcher.records, f"the IB client dropped malformed server messages: {catcher.records}"
 
 
+def one_ib_client() -> Iterator[str]:
+    """For a module of a per-client folder whose tests are not about the IB client (the CLI's input, the
+    lake, processes, logs): its tests run once, with the default client."""
+    with using_ib_client(IB_CLIENTS[0]) as name:
+        yield name
+
+
 def each_ib_client(request: pytest.FixtureRequest) -> Iterator[str]:
     """Run the test once per IB client library (made an autouse fixture by the gateway-facing folders)."""
     with using_ib_client(request.param) as name:

@@ -10,6 +10,10 @@ from possync.actors.lake._lease import MaintenanceLease
 from possync.actors.registry._store import StrategyLog, latest_per_conid
 from tests.app.cli import run_cli
 from tests.app.support import free_port, scenario_settings, write_toml
+from tests.conftest import one_ib_client
+
+each_ib_client = pytest.fixture(autouse=True)(one_ib_client)
+"""Not about the IB client: these tests run once, with the default client (see tests/conftest.py)."""
 
 
 def _one_line(stderr: str) -> str:

@@ -10,6 +10,10 @@ from possync.actors.lake import POSITION_UPDATES
 from possync.messages.domain import Contract, DataType, Greeks, Observation, Quote, Source, Value, utc_now
 from tests.app.cli import run_cli
 from tests.app.support import free_port, scenario_settings, write_toml
+from tests.conftest import one_ib_client
+
+each_ib_client = pytest.fixture(autouse=True)(one_ib_client)
+"""Not about the IB client: these tests run once, with the default client (see tests/conftest.py)."""
 
 AAPL = Contract(265598, "AAPL", "STK")
 CALL = Contract(700001, "SPY", "OPT", "20270115", 600.0, "C", multiplier="100")

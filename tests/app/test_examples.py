@@ -8,6 +8,10 @@ from pathlib import Path
 import pytest
 
 from tests.app.support import REPO
+from tests.conftest import one_ib_client
+
+each_ib_client = pytest.fixture(autouse=True)(one_ib_client)
+"""Not about the IB client: these tests run once, with the default client (see tests/conftest.py)."""
 
 
 @pytest.mark.timeout(120)

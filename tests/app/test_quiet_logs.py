@@ -12,7 +12,11 @@ from possync import Service
 from possync.simulator import Simulator
 from possync.supervisors import EventKind
 from tests.app.support import as_settings, free_port, register_active, scenario_settings
+from tests.conftest import one_ib_client
 from tests.helpers import wait_until
+
+each_ib_client = pytest.fixture(autouse=True)(one_ib_client)
+"""Not about the IB client: these tests run once, with the default client (see tests/conftest.py)."""
 
 
 @pytest.fixture

@@ -18,7 +18,11 @@ from possync.actors.polling import StateIdentity
 from possync.actors.polling._state_file import saved_identity
 from possync.simulator import Simulator
 from tests.app.support import REPO, free_port, get_json, scenario_settings, sources_by_conid, write_toml
+from tests.conftest import one_ib_client
 from tests.helpers import wait_until
+
+each_ib_client = pytest.fixture(autouse=True)(one_ib_client)
+"""Not about the IB client: these tests run once, with the default client (see tests/conftest.py)."""
 
 WAIT_S = 40.0
 NONE = StateIdentity("", "", "", "")
