@@ -8,8 +8,12 @@ from possync.actors.names import CONNECTION, SLOT_ALLOCATOR, stream_name
 from possync.messages.connection import GatewayNotice
 from possync.messages.slots import AcquireSlot, RegrowBudget, SlotGranted
 from possync.supervisors import EventKind, SupervisedActor
+from tests.conftest import one_ib_client
 from tests.helpers import wait_until
 from tests.streaming.support import Harness, Recording
+
+each_ib_client = pytest.fixture(autouse=True)(one_ib_client)
+"""Crashes and leases are the supervision's, not the IB client's: these tests run once (tests/conftest.py)."""
 
 CRASHES = 200
 
