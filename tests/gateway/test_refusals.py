@@ -2,47 +2,21 @@
 with the unmodified client: the type goes out once on connecting ("live wins" then serves live where
 permitted and delayed elsewhere), 354 without it, 10090 leaves a line streaming, snapshots follow."""
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from possync.actors.gateway import load_client
 from possync.actors.gateway._market_data import connection_type
-from possync.actors.gateway._session import IbSession
 from possync.messages.connection import SubscriptionFailed
 from possync.messages.domain import DataType, Observation, Tick
 from possync.messages.slots import SlotLease
 from possync.messages.snapshots import Snapshot, SnapshotOrder
 from possync.simulator import Simulator
-from tests.conftest import next_client_id
-from tests.helpers import holds_throughout, ib_client, wait_until
+from tests.helpers import holds_throughout, wait_until
 from tests.streaming.support import Recording, active
 
 WAIT_S = 10.0
-
-
-@pytest.fixture
-def session_on() -> Any:
-    """Connect IbSessions (the client under test, a market data type) to simulators; closed after the test."""
-    sessions: list[IbSession] = []
-
-    def connect(sim: Simulator, events: Recording, market_data_type: int) -> IbSession:
-        client = load_client(ib_client())  # type: ignore[arg-type]
-        session = IbSession(
-            events.add, 45.0, name="refusals-ib-loop", client=client, market_data_type=market_data_type
-        )
-        sessions.append(session)
-        session.connect(
-            "127.0.0.1", sim.port, next_client_id(), timeout_s=5, account="", readonly=True, tries=1
-        )
-        return session
-
-    yield connect
-    for session in sessions:
-        session.close()
-    assert not [t for t in threading.enumerate() if t.name == "refusals-ib-loop"]
 
 
 class Types:

@@ -1,39 +1,17 @@
 """IbSession against the simulator: paced, ordered requests; refusals; a clean close."""
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from possync.actors.gateway._session import IbSession
 from possync.messages.connection import GatewayDisconnected, GatewaySilence, SubscriptionFailed
 from possync.messages.domain import Contract, Observation, Tick
 from possync.messages.slots import SlotLease
 from possync.simulator import Simulator
 from possync.simulator.protocol import In
-from tests.conftest import next_client_id
 from tests.helpers import wait_until
 from tests.streaming.support import Recording, active
-
-
-@pytest.fixture
-def session_on(simulator_factory: Callable[..., Simulator]) -> Any:
-    """Connect IbSessions to simulators; closed after the test, and their threads must be gone."""
-    sessions: list[IbSession] = []
-
-    def connect(sim: Simulator, events: Recording, silence_s: float = 0.0) -> IbSession:
-        session = IbSession(events.add, pacing_per_s=45.0, name="test-ib-loop", silence_s=silence_s)
-        sessions.append(session)
-        session.connect(
-            "127.0.0.1", sim.port, next_client_id(), timeout_s=5, account="", readonly=True, tries=1
-        )
-        return session
-
-    yield connect
-    for session in sessions:
-        session.close()
-    assert not [t for t in threading.enumerate() if t.name == "test-ib-loop"]
 
 
 @pytest.mark.timeout(30)
