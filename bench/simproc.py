@@ -56,6 +56,14 @@ class SimProcess:
         """Ticks per second per subscription from the next pump cycle."""
         self._call("set_tick_hz", tick_hz)
 
+    def send_error(self, code: int) -> int:
+        """Send error `code` to every client, with a real gateway's side effects (1101: data lost)."""
+        return self._call("send_error", code)
+
+    def set_position(self, conid: int, quantity: float) -> DemoPosition:
+        """Change a position; position and account-update subscribers are told at once."""
+        return self._call("set_position", conid, quantity)
+
     def record(self, on: bool) -> None:
         """Start (True) or stop (False) recording every tick sent."""
         self._call("record", on)
@@ -111,6 +119,8 @@ def _serve(conn: multiprocessing.connection.Connection, config: SimulatorConfig)
         "stats": sim.stats,
         "positions": sim.positions,
         "set_tick_hz": sim.set_tick_hz,
+        "send_error": sim.send_error,
+        "set_position": sim.set_position,
         "record": lambda on: sim.set_send_hook(hook if on else None),
         "take_records": take,
     }

@@ -1,17 +1,23 @@
-"""Soak: the whole service for hours against a simulated gateway that keeps misbehaving, sampled every
-`--sample-s`: memory, threads, lines held (ours and the gateway's), rows written, restarts, health.
+"""Soak: the whole service for hours against a simulated gateway (its own process) that keeps going away.
 
-Every `--fault-every` seconds one fault, in turn: 1101 (data lost), 1100 then 1102, a dropped connection,
-a full gateway restart, a line limit that shrinks and grows back, a position change. At the end it checks
-what must hold after any fault: the gateway holds exactly the lines the service says it holds, every
-active contract streams again, and memory and threads stayed flat (the last quarter of the samples
-against the second quarter). (Lost and duplicated rows are the fault suite's invariants: tests/faults.)
+The service (the `possync.Service` facade, default settings but the paths and the port) streams
+`--streams` active contracts at `--tick-hz` and keeps `--positions` positions fresh; the simulator restarts
+completely every `--restart-every` seconds, sends 1101 (connectivity restored, data lost) every
+`--data-lost-every` seconds and moves a position every `--move-every` seconds. Every `--sample-s` one
+row goes to the CSV (`bench/soak_report.COLUMNS`: memory, Arrow pool, threads, file descriptors, lake
+files and bytes, journal bytes, commit p50/p99, rows acknowledged and written, lines ours and the
+gateway's, streams streaming, restarts, degraded reasons). At the end the service stops and the lake is
+read back: every row the writer acknowledged (`on_observation`) is in `position_updates`, the last
+position moved is in the lake, the gateway held exactly our lines. `bench/soak_report.py` turns the CSV
+into the summary and the plot.
 
-    .venv/bin/python -m bench.soak [--duration 7200] [--positions 300] [--streams 30] [--fault-every 60]
+    .venv/bin/python -m bench.soak [--duration 7200] [--csv bench/soak.csv] [--plot bench/soak.png]
 """
 
 import argparse
+import csv
 import itertools
+import os
 import sys
 import tempfile
 import threading
@@ -22,115 +28,167 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: `python bench/soak.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import pyarrow as pa
+from deltalake import DeltaTable
+
+from bench import soak_report
 from bench.common import rss_mib, wait_for
 from bench.service import register, settings_for
+from bench.simproc import SimProcess
 from possync import Service
-from possync.simulator import Simulator, SimulatorConfig
+from possync.actors.lake import POSITION_UPDATES, query
+from possync.messages.domain import Observation
+from possync.simulator import DemoPosition, SimulatorConfig
 
 
-def _faults(sim: Simulator, positions: list) -> list[tuple[str, Callable[[], object]]]:
-    """The faults, in the order they are injected."""
-    moved = itertools.count(1)
+class Acknowledged:
+    """Counts the observations the lake writer accepted (`Service.on_observation`, the writer's thread)."""
 
-    def lines_shrink() -> None:
-        sim.set_max_lines(10)
-        time.sleep(5)
-        sim.set_max_lines(100)
+    def __init__(self) -> None:
+        self.rows = 0
 
-    def flap() -> None:
-        sim.send_error(1100)
-        time.sleep(2)
-        sim.send_error(1102)
+    def __call__(self, observation: Observation) -> None:
+        self.rows += 1
 
+
+def _events(args: argparse.Namespace, sim: SimProcess, moved: DemoPosition) -> list["Every"]:
+    quantities = itertools.count(int(moved.position) + 1)
     return [
-        ("1101", lambda: sim.send_error(1101)),
-        ("1100+1102", flap),
-        ("drop", sim.drop_all),
-        ("restart", sim.restart),
-        ("101s", lines_shrink),
-        ("position", lambda: sim.set_position(positions[0].conid, positions[0].position + next(moved))),
+        Every("restart", args.restart_every, sim.restart),
+        Every("1101", args.data_lost_every, lambda: sim.send_error(1101)),
+        Every("move", args.move_every, lambda: sim.set_position(moved.conid, float(next(quantities)))),
     ]
 
 
-def _sample(service: Service, sim: Simulator, started: float) -> dict[str, float]:
+class Every:
+    """An event fired every `period_s` (the first after one period)."""
+
+    def __init__(self, name: str, period_s: float, fire: Callable[[], object]) -> None:
+        self.name, self.period_s, self.fire = name, period_s, fire
+        self.due = time.monotonic() + period_s
+        self.count = 0
+
+    def poll(self, now: float, started: float) -> None:
+        """Fire if due."""
+        if now < self.due:
+            return
+        print(f"{now - started:8.0f}s {self.name}", flush=True)
+        self.fire()
+        self.count += 1
+        self.due = now + self.period_s
+
+
+def _files(root: Path) -> tuple[int, int]:
+    """(files, bytes) under `root` (0, 0 when absent)."""
+    files = [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+    return len(files), sum(p.stat().st_size for p in files)
+
+
+def _sample(service: Service, sim: SimProcess, lake: Path, acked: Acknowledged, t_s: float) -> dict:
     status = service.status()
+    tables = [lake / name for name in ("position_updates", "position_queue", "active_strategies")]
+    lake_files = [_files(table) for table in tables]
     return {
-        "t_s": time.monotonic() - started,
-        "rss_mib": rss_mib(),
+        "t_s": round(t_s, 1),
+        "rss_mib": round(rss_mib(), 1),
+        "arrow_mib": round(pa.total_allocated_bytes() / 2**20, 1),
         "threads": threading.active_count(),
+        "fds": len(os.listdir("/proc/self/fd")),
+        "lake_files": sum(f for f, _ in lake_files),
+        "lake_mib": round(sum(b for _, b in lake_files) / 2**20, 2),
+        "journal_kib": round(_files(lake / "_journal")[1] / 1024, 1),
+        "commit_p50_ms": round(status.lake.commit_p50_s * 1000, 1),
+        "commit_p99_ms": round(status.lake.commit_p99_s * 1000, 1),
+        "rows_acked": acked.rows,
+        "rows_written": status.lake.rows_written,
+        "pending_rows": status.lake.pending_rows,
         "lines": status.slots.in_use,
         "gateway_lines": sim.stats().subscriptions,
-        "rows": status.lake.rows_written,
+        "streaming": sum(s.state == "streaming" for s in status.streams),
         "restarts": status.supervision.restarts,
         "degraded": len(status.degraded),
     }
 
 
-def _flat(samples: list[dict[str, float]], key: str) -> str:
-    quarter = max(1, len(samples) // 4)
-    early = max(s[key] for s in samples[quarter : 2 * quarter] or samples)
-    late = max(s[key] for s in samples[-quarter:])
-    return f"{key}: {early:.1f} -> {late:.1f}" + (" (grew)" if late > early * 1.2 + 1 else "")
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=float, default=7200.0)
-    parser.add_argument("--positions", type=int, default=300)
-    parser.add_argument("--streams", type=int, default=30)
-    parser.add_argument("--fault-every", type=float, default=60.0)
-    parser.add_argument("--sample-s", type=float, default=10.0)
-    args = parser.parse_args(argv)
-    sim = Simulator(SimulatorConfig(positions=args.positions, max_lines=100, tick_hz=2.0))
-    sim.start()
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = settings_for(sim.port, Path(tmp), args.streams)
+    args = _parser().parse_args(argv)
+    config = SimulatorConfig(positions=args.positions, max_lines=args.gateway_lines, tick_hz=args.tick_hz)
+    with SimProcess(config) as sim, tempfile.TemporaryDirectory(prefix="possync-soak-") as tmp:
         positions = [p for p in sim.positions() if p.position]
+        settings = settings_for(sim.port, Path(tmp), args.streams)
         register(settings, positions[: args.streams])
-        problems = _run(Service(settings), sim, positions, args)
-    sim.stop()
-    print("\n".join(problems) or "every invariant held")
+        problems = _run(Service(settings), sim, positions, Path(settings.lake.root), args)
+    summary = soak_report.report(args.csv, args.plot)
+    print(summary, "\n".join(problems) or "every invariant held", sep="\n\n")
     return 1 if problems else 0
 
 
-def _run(service: Service, sim: Simulator, positions: list, args: argparse.Namespace) -> list[str]:
-    samples: list[dict[str, float]] = []
-    faults = itertools.cycle(_faults(sim, positions))
-    started = next_fault = next_sample = time.monotonic()
-    with service:
-        while (now := time.monotonic()) - started < args.duration:
-            if now >= next_fault:
-                name, inject = next(faults)
-                print(f"{now - started:8.0f}s fault {name}", flush=True)
-                inject()
-                next_fault = now + args.fault_every
-            if now >= next_sample:
-                samples.append(_sample(service, sim, started))
-                print("  ".join(f"{k}={v:.0f}" for k, v in samples[-1].items()), flush=True)
-                next_sample = now + args.sample_s
-            time.sleep(0.2)
-        return _check(service, sim, positions, args, samples)
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add = parser.add_argument
+    add("--duration", type=float, default=7200.0, help="seconds (default 2 hours)")
+    add("--positions", type=int, default=1000)
+    add("--streams", type=int, default=100)
+    add("--tick-hz", type=float, default=4.0, help="ticks per second per stream")
+    add("--gateway-lines", type=int, default=110, help="the simulated gateway's line limit")
+    add("--restart-every", type=float, default=600.0, help="a full gateway restart every N s")
+    add("--data-lost-every", type=float, default=900.0, help="a 1101 every N s")
+    add("--move-every", type=float, default=60.0, help="a position change every N s")
+    add("--sample-s", type=float, default=30.0)
+    add("--csv", type=Path, default=Path("soak.csv"), help="where the samples go")
+    add("--plot", type=Path, default=Path("soak.png"), help="where the plot goes")
+    return parser
 
 
-def _check(
-    service: Service, sim: Simulator, positions: list, args: argparse.Namespace, samples: list
-) -> list[str]:
-    problems: list[str] = []
+def _run(service: Service, sim: SimProcess, positions: list, lake: Path, args: argparse.Namespace) -> list:
+    acked = Acknowledged()
+    service.on_observation(acked)
+    events = _events(args, sim, positions[-1])
+    with service, args.csv.open("w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=soak_report.COLUMNS)
+        writer.writeheader()
+        _loop(service, sim, lake, acked, events, writer, out, args)
+        problems = _check_running(service, sim, args)
+    return problems + _check_lake(lake, acked, sim, positions[-1])
+
+
+def _loop(service, sim, lake, acked, events, writer, out, args) -> None:  # noqa: ANN001, PLR0913
+    started = next_sample = time.monotonic()
+    while (now := time.monotonic()) - started < args.duration:
+        for event in events:
+            event.poll(now, started)
+        if now >= next_sample:
+            row = _sample(service, sim, lake, acked, now - started)
+            writer.writerow(row)
+            out.flush()
+            print("  ".join(f"{k}={v}" for k, v in row.items()), flush=True)
+            next_sample += args.sample_s
+        time.sleep(0.2)
+
+
+def _check_running(service: Service, sim: SimProcess, args: argparse.Namespace) -> list[str]:
     try:
-        wait_for(
-            lambda: sum(s.state == "streaming" for s in service.status().streams) == args.streams,
-            120,
-            "streams",
-        )
-    except Exception as error:
-        problems.append(f"not every active contract streams again: {error}")
-    if service.status().slots.in_use != sim.stats().subscriptions:
-        problems.append(
-            f"lines: service {service.status().slots.in_use}, gateway {sim.stats().subscriptions}"
-        )
-    print(_flat(samples, "rss_mib"), _flat(samples, "threads"), sep="\n")
-    problems += [line for line in (_flat(samples, "rss_mib"), _flat(samples, "threads")) if "grew" in line]
-    return problems
+        wait_for(lambda: _streaming(service) == args.streams, 120, "every stream streaming again")
+    except TimeoutError as error:
+        return [str(error)]
+    ours, theirs = service.status().slots.in_use, sim.stats().subscriptions
+    return [] if ours == theirs else [f"lines: the service holds {ours}, the gateway {theirs}"]
+
+
+def _streaming(service: Service) -> int:
+    return sum(s.state == "streaming" for s in service.status().streams)
+
+
+def _check_lake(lake: Path, acked: Acknowledged, sim: SimProcess, moved: DemoPosition) -> list[str]:
+    """After stop: every acknowledged row is in the lake, and the last move reached it."""
+    table = DeltaTable(str(lake / POSITION_UPDATES.name))
+    rows = query(table, "SELECT count(*) AS n FROM t").column("n")[0].as_py()
+    print(f"rows acknowledged {acked.rows:,}, rows in position_updates {rows:,}")
+    problems = [] if rows == acked.rows else [f"rows: acknowledged {acked.rows}, in the lake {rows}"]
+    held = {p.conid: p.position for p in sim.positions()}[moved.conid]
+    sql = f"SELECT position FROM t WHERE conid = {moved.conid} ORDER BY event_ts DESC LIMIT 1"
+    last = query(table, sql).column("position")[0].as_py()
+    return problems + ([] if last == held else [f"position {moved.conid}: lake {last}, gateway {held}"])
 
 
 if __name__ == "__main__":

@@ -22,7 +22,8 @@ so (the writer holds the lake's maintenance lease, `_lease`), otherwise skipped:
 commits or `COMPACT_EVERY_S` seconds after a commit, `optimize.compact(target_size=16 MiB)` merges small
 files, a checkpoint is written and expired log entries are cleaned up, and the handle is reopened (a long-
 lived handle gets slower with every commit). Every `VACUUM_EVERY_S` a full vacuum removes files unreferenced
-for longer than the table's `delta.deletedFileRetentionDuration` (1 hour on tables created here), which
+for longer than the table's `delta.deletedFileRetentionDuration` (1 hour on tables created here; the log
+keeps an hour too, `TABLE_CONFIGURATION`, so the files of a table stay bounded), which
 includes complete-but-uncommitted files left by a kill -9. Half-written `…#<n>` staging files (which no vacuum
 removes) older than `DEBRIS_AGE_S` are deleted on open and on each maintenance.
 """
@@ -46,13 +47,17 @@ from possync.actors.lake._tables import LakeTable
 
 COMPACT_EVERY_COMMITS = 50
 COMPACT_EVERY_S = 300.0
-VACUUM_EVERY_S = 3600.0
+VACUUM_EVERY_S = 600.0
 TARGET_FILE_BYTES = 16 << 20
 DEBRIS_AGE_S = 60.0
 TABLE_CONFIGURATION = {
     "delta.deletedFileRetentionDuration": "interval 1 hours",
-    "delta.logRetentionDuration": "interval 1 days",
+    "delta.logRetentionDuration": "interval 1 hours",
 }
+"""A version older than the deleted-file retention has lost its data files to vacuum anyway, so the log
+keeps no longer: files on disk stay bounded (about an hour of commits) on a service that runs for weeks."""
+OLD_CONFIGURATION = {"delta.logRetentionDuration": "interval 1 days"}
+"""What tables created before kept; maintenance moves exactly these values (never a user's) to the new ones."""
 NO_HOOKS = PostCommitHookProperties(create_checkpoint=False, cleanup_expired_logs=False)
 """Checkpoints and log cleanup happen in maintenance, not inside a commit."""
 
@@ -176,6 +181,7 @@ class DeltaSink:
         dt = self._open()
         before = dt.version()
         properties = self._properties()
+        _upgrade_configuration(dt, properties)
         dt.optimize.compact(
             target_size=TARGET_FILE_BYTES, commit_properties=properties, post_commithook_properties=NO_HOOKS
         )
@@ -237,6 +243,16 @@ class DeltaSink:
             logger.debug("{}: cannot read the transaction version: {!r}", self.table.name, error)
             self._dt = None
             return -1
+
+
+def _upgrade_configuration(dt: DeltaTable, properties: CommitProperties) -> None:
+    """Move the retention a table created by an older possync kept to today's (a metadata commit)."""
+    configuration = dt.metadata().configuration
+    stale = {k: TABLE_CONFIGURATION[k] for k, v in OLD_CONFIGURATION.items() if configuration.get(k) == v}
+    if stale:
+        dt.alter.set_table_properties(
+            stale, commit_properties=properties, post_commithook_properties=NO_HOOKS
+        )
 
 
 def _fsync_version(table_path: Path, version: int) -> None:

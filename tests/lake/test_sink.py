@@ -92,6 +92,37 @@ def test_compaction_keeps_the_file_count_bounded_and_the_transaction_version(
     assert len(ids_in_lake(tmp_path)) == 550
 
 
+def test_a_table_of_an_older_possync_keeps_its_log_an_hour_after_maintenance_not_a_day(
+    tmp_path: Path,
+) -> None:
+    """The log outlived the data files vacuum removes: a day of commits on disk for no time travel."""
+    old = {
+        "delta.deletedFileRetentionDuration": "interval 1 hours",
+        "delta.logRetentionDuration": "interval 1 days",
+    }
+    DeltaTable.create(str(tmp_path / "position_updates"), POSITION_UPDATES.schema, configuration=old)
+    sink = DeltaSink(tmp_path, POSITION_UPDATES, APP)
+    sink.commit([chunk(1, 0)])
+
+    assert sink.maintain(vacuum=True) == ""
+
+    configuration = DeltaTable(str(tmp_path / "position_updates")).metadata().configuration
+    assert configuration == delta_sink.TABLE_CONFIGURATION
+    assert configuration["delta.logRetentionDuration"] == "interval 1 hours"
+    assert len(ids_in_lake(tmp_path)) == 10
+
+
+def test_a_retention_the_user_chose_is_left_alone(tmp_path: Path) -> None:
+    mine = {"delta.logRetentionDuration": "interval 7 days"}
+    DeltaTable.create(str(tmp_path / "position_updates"), POSITION_UPDATES.schema, configuration=mine)
+    sink = DeltaSink(tmp_path, POSITION_UPDATES, APP)
+    sink.commit([chunk(1, 0)])
+
+    assert sink.maintain(vacuum=False) == ""
+
+    assert DeltaTable(str(tmp_path / "position_updates")).metadata().configuration == mine
+
+
 def test_compaction_while_another_writer_appends_loses_and_duplicates_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

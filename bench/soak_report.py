@@ -1,0 +1,109 @@
+"""The soak's CSV as figures and a plot: `python -m bench.soak_report soak.csv [soak.png]`.
+
+Figures over the samples after the warm-up (`WARMUP_S`, 20 minutes): the RSS slope (least squares, MiB
+per hour; target < 5), threads, FDs and lake files as min..max, commit p99 in the first and the second
+half, rows acknowledged against rows written. The plot (matplotlib, the `bench` extra) draws one panel
+per series, with the warm-up shaded.
+"""
+
+import csv
+import sys
+from pathlib import Path
+
+WARMUP_S = 20 * 60.0
+COLUMNS = [
+    "t_s", "rss_mib", "arrow_mib", "threads", "fds", "lake_files", "lake_mib", "journal_kib",
+    "commit_p50_ms", "commit_p99_ms", "rows_acked", "rows_written", "pending_rows", "lines",
+    "gateway_lines", "streaming", "restarts", "degraded",
+]  # fmt: skip
+PANELS = [
+    ("memory (MiB)", ["rss_mib", "arrow_mib"]),
+    ("threads and FDs", ["threads", "fds"]),
+    ("lake files", ["lake_files"]),
+    ("lake and journal size", ["lake_mib", "journal_kib"]),
+    ("commit time (ms)", ["commit_p50_ms", "commit_p99_ms"]),
+    ("rows", ["rows_acked", "rows_written"]),
+    ("lines", ["lines", "gateway_lines", "streaming"]),
+    ("restarts, degraded", ["restarts", "degraded"]),
+]
+
+
+def load(path: Path) -> list[dict[str, float]]:
+    """The samples of a soak CSV."""
+    with path.open(newline="") as source:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(source)]
+
+
+def slope_per_hour(samples: list[dict[str, float]], key: str) -> float:
+    """Least-squares slope of `key` against time, per hour (0 with fewer than two samples)."""
+    if len(samples) < 2:
+        return 0.0
+    xs, ys = [s["t_s"] / 3600 for s in samples], [s[key] for s in samples]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    var = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var if var else 0.0
+
+
+def _span(samples: list[dict[str, float]], key: str) -> str:
+    values = [s[key] for s in samples]
+    return f"{min(values):,.0f}..{max(values):,.0f}" if values else "-"
+
+
+def _halves(samples: list[dict[str, float]], key: str) -> str:
+    half = len(samples) // 2
+    first, second = samples[:half] or samples, samples[half:] or samples
+    return f"{max(s[key] for s in first):,.1f} → {max(s[key] for s in second):,.1f}"
+
+
+def summary(samples: list[dict[str, float]]) -> list[tuple[str, str]]:
+    """(figure, value) pairs over the samples after the warm-up."""
+    after = [s for s in samples if s["t_s"] >= WARMUP_S] or samples
+    last = samples[-1]
+    return [
+        ("duration", f"{last['t_s'] / 3600:.2f} h, {len(samples)} samples"),
+        ("RSS after warm-up", f"{_span(after, 'rss_mib')} MiB"),
+        ("RSS slope after warm-up", f"{slope_per_hour(after, 'rss_mib'):+.2f} MiB/h"),
+        ("Arrow pool after warm-up", f"{_span(after, 'arrow_mib')} MiB"),
+        ("threads after warm-up", _span(after, "threads")),
+        ("FDs after warm-up", _span(after, "fds")),
+        ("lake files after warm-up", _span(after, "lake_files")),
+        ("journal after warm-up", f"{_span(after, 'journal_kib')} KiB"),
+        ("commit p99, max per half (after warm-up)", f"{_halves(after, 'commit_p99_ms')} ms"),
+        ("rows acknowledged / written (last sample)", f"{last['rows_acked']:,.0f} / {last['rows_written']:,.0f}"),
+        ("supervision restarts", f"{last['restarts']:,.0f}"),
+    ]  # fmt: skip
+
+
+def plot(samples: list[dict[str, float]], path: Path) -> None:
+    """One panel per series group, the warm-up shaded."""
+    import matplotlib  # the bench extra; imported here so the figures need none
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(len(PANELS) // 2, 2, figsize=(12, 12), sharex=True)
+    minutes = [s["t_s"] / 60 for s in samples]
+    for ax, (title, keys) in zip(axes.flat, PANELS, strict=True):
+        for key in keys:
+            ax.plot(minutes, [s[key] for s in samples], label=key, linewidth=1)
+        ax.axvspan(0, min(WARMUP_S / 60, minutes[-1]), color="grey", alpha=0.15)
+        ax.set_title(title, fontsize=10)
+        ax.legend(fontsize=8)
+    for ax in axes[-1]:
+        ax.set_xlabel("minutes")
+    figure.tight_layout()
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+
+
+def report(csv_path: Path, png_path: Path | None = None) -> str:
+    """The summary as a markdown table; draws the plot when `png_path` is given."""
+    samples = load(csv_path)
+    if png_path is not None and samples:
+        plot(samples, png_path)
+    lines = ["| figure | value |", "|---|---|"]
+    return "\n".join(lines + [f"| {k} | {v} |" for k, v in summary(samples)]) if samples else "no samples"
+
+
+if __name__ == "__main__":
+    print(report(Path(sys.argv[1]), Path(sys.argv[2]) if len(sys.argv) > 2 else None))
