@@ -152,7 +152,7 @@ def _run(service: Service, sim: SimProcess, positions: list, lake: Path, args: a
     return problems + _check_lake(lake, acked, sim, positions[-1])
 
 
-def _loop(service, sim, lake, acked, events, writer, out, args) -> None:  # noqa: ANN001, PLR0913
+def _loop(service, sim, lake, acked, events, writer, out, args) -> None:
     started = next_sample = time.monotonic()
     while (now := time.monotonic()) - started < args.duration:
         for event in events:

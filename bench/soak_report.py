@@ -69,7 +69,8 @@ def summary(samples: list[dict[str, float]]) -> list[tuple[str, str]]:
         ("lake files after warm-up", _span(after, "lake_files")),
         ("journal after warm-up", f"{_span(after, 'journal_kib')} KiB"),
         ("commit p99, max per half (after warm-up)", f"{_halves(after, 'commit_p99_ms')} ms"),
-        ("rows acknowledged / written (last sample)", f"{last['rows_acked']:,.0f} / {last['rows_written']:,.0f}"),
+        ("rows acknowledged (observations)", f"{last['rows_acked']:,.0f}"),
+        ("rows written (all tables: observations and queue attempts)", f"{last['rows_written']:,.0f}"),
         ("supervision restarts", f"{last['restarts']:,.0f}"),
     ]  # fmt: skip
 

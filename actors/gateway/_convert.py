@@ -1,14 +1,9 @@
 """Conversions between the IB client's objects and possync's messages (pure functions)."""
 
-import math
 from typing import Any
 
 from possync.messages.domain import Contract, DataType, Greeks, Quote, Tick, utc_now
 from possync.messages.routing import PositionChanged
-
-_NOT_COMPUTED = (-1.0, -2.0)
-"""What the gateway sends for a value of an option computation it did not compute (ib_insync maps most
-of them to None, but not vega and theta)."""
 
 
 def from_ib(contract: Any) -> Contract:
@@ -39,7 +34,7 @@ def position_changed(position: Any) -> PositionChanged:
 
 def price(value: float | None) -> float | None:
     """A price as a float, or None for the client's "no price" (None or NaN)."""
-    return None if value is None or math.isnan(value) else float(value)
+    return None if value is None or value != value else float(value)  # NaN is the one value != itself
 
 
 def implied_price(market_value: float | None, position: float, multiplier: str) -> float | None:
@@ -53,25 +48,28 @@ def implied_price(market_value: float | None, position: float, multiplier: str) 
 
 def quote_price(value: float | None) -> float | None:
     """A bid/ask/last: None for no price (None, NaN, or the -1 of a closed market's empty book)."""
-    value = price(value)
-    return None if value is None or value == -1.0 else value
+    return None if value is None or value != value or value == -1.0 else float(value)
 
 
 def tick_of(ticker: Any) -> Tick:
-    """What the client's ticker of a streamed line holds after a read from the gateway."""
+    """What the client's ticker of a streamed line holds after a read from the gateway (this runs for
+    every ticker of every read, in the loop thread: plain expressions, no helper calls per field)."""
+    t = ticker
+    bid, ask, last, bid_size, ask_size = t.bid, t.ask, t.last, t.bidSize, t.askSize
     quote = Quote(
-        bid=quote_price(ticker.bid),
-        ask=quote_price(ticker.ask),
-        last=quote_price(ticker.last),
-        bid_size=price(ticker.bidSize),
-        ask_size=price(ticker.askSize),
+        None if bid is None or bid != bid or bid == -1.0 else float(bid),
+        None if ask is None or ask != ask or ask == -1.0 else float(ask),
+        None if last is None or last != last or last == -1.0 else float(last),
+        None if bid_size is None or bid_size != bid_size else float(bid_size),
+        None if ask_size is None or ask_size != ask_size else float(ask_size),
     )
+    market_price = t.marketPrice()
     return Tick(
-        market_price=price(ticker.marketPrice()),
-        event_ts=ticker.time or utc_now(),
-        quote=quote,
-        greeks=greeks_of(ticker.modelGreeks),
-        data_type=DataType.of(getattr(ticker, "marketDataType", 0) or 0),
+        None if market_price is None or market_price != market_price else float(market_price),
+        t.time or utc_now(),
+        quote,
+        None if t.modelGreeks is None else greeks_of(t.modelGreeks),
+        _DATA_TYPES.get(getattr(t, "marketDataType", 0)),
     )
 
 
@@ -80,11 +78,19 @@ def greeks_of(computation: Any) -> Greeks | None:
     if computation is None:
         return None
     c = computation
-    values = (c.impliedVol, c.delta, c.gamma, c.vega, c.theta, c.undPrice)
-    implied_vol, delta, gamma, vega, theta, und_price = (_computed(v) for v in values)
-    return Greeks(implied_vol, delta, gamma, vega, theta, und_price)
+    return Greeks(
+        _computed(c.impliedVol),
+        _computed(c.delta),
+        _computed(c.gamma),
+        _computed(c.vega),
+        _computed(c.theta),
+        _computed(c.undPrice),
+    )
 
 
 def _computed(value: float | None) -> float | None:
-    value = price(value)
-    return None if value is None or value in _NOT_COMPUTED else value
+    """None for a value the gateway did not compute (None, NaN, or its -1 / -2 markers)."""
+    return None if value is None or value != value or value == -1.0 or value == -2.0 else float(value)
+
+
+_DATA_TYPES = {code: DataType.of(code) for code in (1, 2, 3, 4)}

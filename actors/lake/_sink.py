@@ -57,7 +57,7 @@ TABLE_CONFIGURATION = {
 """A version older than the deleted-file retention has lost its data files to vacuum anyway, so the log
 keeps no longer: files on disk stay bounded (about an hour of commits) on a service that runs for weeks."""
 OLD_CONFIGURATION = {"delta.logRetentionDuration": "interval 1 days"}
-"""What tables created before kept; maintenance moves exactly these values (never a user's) to the new ones."""
+"""What tables created before kept; maintenance moves exactly these values (never a user's) to today's."""
 NO_HOOKS = PostCommitHookProperties(create_checkpoint=False, cleanup_expired_logs=False)
 """Checkpoints and log cleanup happen in maintenance, not inside a commit."""
 

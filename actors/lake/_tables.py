@@ -23,9 +23,9 @@ Unnamed types are strings. To evolve a schema, append a column at the end of its
 merge it into existing tables, and records journaled before (one value short) read it as null.
 """
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -71,20 +71,16 @@ class LakeTable:
         return self._encode(records), self._arrow(records)
 
     def _records(self, rows: Sequence[Any]) -> list[tuple]:
-        records = [self._record_of(index, row) for index, row in enumerate(rows)]
-        for index in self._timestamp_columns:
-            self._require_aware(self.schema[index].name, (record[index] for record in records))
-        return records
+        try:
+            return [self.record(row) for row in rows]
+        except (AttributeError, TypeError):
+            return [self._record_of(index, row) for index, row in enumerate(rows)]  # names the bad row
 
     def _encode(self, records: list[tuple]) -> bytes:
         try:
             return _ENCODER.encode(records)
         except (msgspec.EncodeError, TypeError, OverflowError) as error:
             raise LakeRowError(f"{self.name}: a value cannot be journaled: {error}") from error
-
-    @cached_property
-    def _timestamp_columns(self) -> tuple[int, ...]:
-        return tuple(index for index, column in enumerate(self.schema) if column.type == UTC_MICROS)
 
     def unpack(self, packed: bytes) -> pa.Table:
         """The Arrow table of packed records; raises `LakeRowError` naming the first value of a wrong type.
@@ -120,6 +116,11 @@ class LakeTable:
     def _record_of(self, index: int, row: Any) -> tuple:
         try:
             return self.record(row)
+        except NaiveTimestampError as error:
+            raise LakeRowError(
+                f"{self.name}.{error.column} = {error.value!r} (row {index}) has no timezone: pass a "
+                "timezone-aware UTC datetime, e.g. messages.domain.utc_now()"
+            ) from None
         except (AttributeError, TypeError) as error:
             raise LakeRowError(
                 f"{self.name}: row {index} ({row!r}) is not a well-formed {self.row_type.__name__}: {error}"
@@ -135,14 +136,6 @@ class LakeTable:
                 f"pass a {column.type} value (or None)"
             ) from error
 
-    def _require_aware(self, column: str, values: Iterable[Any]) -> None:
-        for index, value in enumerate(values):
-            if isinstance(value, datetime) and value.utcoffset() is None:
-                raise LakeRowError(
-                    f"{self.name}.{column} = {value!r} (row {index}) has no timezone: pass a timezone-aware "
-                    "UTC datetime, e.g. messages.domain.utc_now()"
-                )
-
 
 _ENCODER = msgspec.msgpack.Encoder()
 _RECORDS = msgspec.msgpack.Decoder(list[tuple])
@@ -157,6 +150,30 @@ def _first_unconvertible(values: Sequence[Any], type_: pa.DataType) -> tuple[int
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError):
             return index, value
     return -1, None
+
+
+class NaiveTimestampError(TypeError):
+    """A timestamp without a timezone in a row (the record builders raise it; the table names the row)."""
+
+    def __init__(self, column: str, value: datetime) -> None:
+        super().__init__(f"{column} = {value!r} has no timezone")
+        self.column, self.value = column, value
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def utc_micros(value: Any, column: str) -> Any:
+    """An aware datetime as what its column stores: microseconds since the epoch, the same instant in UTC
+    (Arrow converts an int ~1 µs faster per row than a datetime it must ask for its offset); None and
+    anything else as they are (Arrow names what it refuses); `NaiveTimestampError` for a naive datetime."""
+    try:
+        return (value - _EPOCH) // _MICROSECOND
+    except TypeError:
+        if isinstance(value, datetime):
+            raise NaiveTimestampError(column, value) from None
+        return value
 
 
 def _schema(*columns: tuple[str, pa.DataType]) -> pa.Schema:
@@ -195,13 +212,14 @@ def multiplier(text: str) -> float | None:
 
 
 def _observation_record(o: Observation) -> tuple:
-    """One flat tuple, no intermediate ones (this runs for every row the service writes)."""
+    """One flat tuple, no intermediate ones (this runs for every row the service writes); the enums are
+    `StrEnum`s, strings already."""
     c, v, q, g = o.contract, o.value or _NO_VALUE, o.quote or _NO_QUOTE, o.greeks or _NO_GREEKS
     m = c.multiplier
     return (
         o.account, c.conid, c.symbol, c.sec_type, c.expiry, c.strike, c.right, c.currency,
-        o.position, o.avg_cost, o.market_price, o.source.value, o.event_ts,
-        None if o.data_type is None else o.data_type.value,
+        o.position, o.avg_cost, o.market_price, o.source, utc_micros(o.event_ts, "event_ts"),
+        o.data_type,
         _MULTIPLIERS[m] if m in _MULTIPLIERS else multiplier(m),
         v.market_value, v.unrealized_pnl, v.realized_pnl, v.daily_pnl,
         q.bid, q.ask, q.last, q.bid_size, q.ask_size,
@@ -250,7 +268,7 @@ ACTIVE_STRATEGIES = LakeTable(
         s.strategy_id,
         s.priority,
         s.active,
-        s.changed_ts,
+        utc_micros(s.changed_ts, "changed_ts"),
         s.changed_by,
         s.account,
     ),
@@ -267,7 +285,7 @@ POSITION_QUEUE = LakeTable(
         ("error", pa.string()),
         ("event_ts", UTC_MICROS),
     ),
-    record=lambda q: (q.conid, q.account, q.outcome, q.attempt, q.error, q.event_ts),
+    record=lambda q: (q.conid, q.account, q.outcome, q.attempt, q.error, utc_micros(q.event_ts, "event_ts")),
 )
 
 TABLES: tuple[LakeTable, ...] = (POSITION_UPDATES, ACTIVE_STRATEGIES, POSITION_QUEUE)
@@ -289,6 +307,9 @@ def split_by_table(rows: Sequence[Any]) -> dict[LakeTable, list[Any]]:
     """Group rows by the table of their type, keeping their order; `LakeRowError` for a foreign row."""
     if not isinstance(rows, tuple | list):
         raise LakeRowError(f"rows must be a tuple of lake rows, not a {type(rows).__name__} ({rows!r})")
+    kinds = {type(row) for row in rows}
+    if len(kinds) == 1 and (only := _BY_ROW_TYPE.get(kinds.pop())) is not None:  # the usual message
+        return {only: list(rows)}
     groups: dict[LakeTable, list[Any]] = {}
     for index, row in enumerate(rows):
         table = _BY_ROW_TYPE.get(type(row))
