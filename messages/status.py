@@ -20,6 +20,9 @@ class ConnectionStatus(msgspec.Struct, frozen=True):
     last_error: str = ""
     connected_since: datetime | None = None
     """When the current session connected (UTC); None while not connected."""
+    market_data_type: str = ""
+    """What the connection asks the gateway for (`ib.market_data_type`, `streams.delayed_fallback`), e.g.
+    "live (delayed where not permitted)"; each row's `data_type` says what it got."""
     refusals: dict[int, int] = {}
     """Market-data requests (lines, snapshots) the gateway refused this session, by error code."""
     pnl_subscriptions: int = 0

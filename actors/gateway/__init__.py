@@ -2,6 +2,7 @@
 
 from possync.actors.gateway._client import CLIENTS, ClientName, IbClient, load_client
 from possync.actors.gateway._connection import ConnectionActor
+from possync.actors.gateway._market_data import describe_market_data
 from possync.actors.gateway._outage_log import OutageLog
 from possync.actors.gateway._probe import DATA_TYPES, GatewayProbe, MarketDataProbe, probe_gateway
 from possync.messages.connection import TickSink
@@ -16,6 +17,7 @@ __all__ = [
     "MarketDataProbe",
     "OutageLog",
     "TickSink",
+    "describe_market_data",
     "load_client",
     "probe_gateway",
 ]

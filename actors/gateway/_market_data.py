@@ -20,6 +20,17 @@ WARNINGS = frozenset({10090, 10167})
 streams), 10167 (delayed data is shown instead)."""
 
 
+def describe_market_data(asked: MarketDataType, delayed_fallback: bool) -> str:
+    """What the connection asks for, as /status says it: "live (delayed where not permitted)"."""
+    code = connection_type(asked, delayed_fallback)
+    if code == CODES[asked]:
+        return asked
+    return f"{asked} ({_NAMES[code].replace('_', ' ')} where not permitted)"
+
+
+_NAMES = {code: name for name, code in CODES.items()}
+
+
 def connection_type(asked: MarketDataType, delayed_fallback: bool) -> int:
     """The reqMarketDataType code to send once per connection for `ib.market_data_type` = `asked`."""
     code = CODES[asked]

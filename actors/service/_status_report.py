@@ -16,6 +16,7 @@ from typing import Any
 import pykka
 
 import possync.messages.status as report
+from possync.actors.gateway import describe_market_data
 from possync.actors.names import CONNECTION, LAKE_WRITER, QUEUE, REGISTRY, SLOT_ALLOCATOR, STREAMS
 from possync.actors.polling import shortfall
 from possync.actors.service._refusal_health import competing_session
@@ -187,7 +188,7 @@ class StatusReport:
         )
 
     def _connection(self, status: ConnectionStatus | None) -> report.ConnectionStatus:
-        ib = self._settings.ib
+        ib, fallback = self._settings.ib, self._settings.streams.delayed_fallback
         return report.ConnectionStatus(
             connected=status is not None,
             host=ib.host,
@@ -197,6 +198,7 @@ class StatusReport:
             pacing_delays=status.pacing_delays if status else 0,
             last_error="" if status else self.counts.connection_error(),
             connected_since=self.counts.connected_since() if status else None,
+            market_data_type=describe_market_data(ib.market_data_type, fallback),
             refusals=status.refusals if status else {},
             pnl_subscriptions=status.pnl_subscriptions if status else 0,
         )

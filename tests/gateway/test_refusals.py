@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from possync.actors.gateway import describe_market_data
 from possync.actors.gateway._market_data import connection_type
 from possync.messages.connection import SubscriptionFailed
 from possync.messages.domain import DataType, Observation, Tick
@@ -37,6 +38,13 @@ def test_the_connection_type_falls_back_to_delayed_only_when_asked() -> None:
     assert connection_type("live", True) == 3 and connection_type("frozen", True) == 4
     assert connection_type("live", False) == 1 and connection_type("frozen", False) == 2
     assert connection_type("delayed", False) == 3 and connection_type("delayed_frozen", True) == 4
+
+
+def test_status_says_what_the_connection_asks_for() -> None:
+    assert describe_market_data("live", True) == "live (delayed where not permitted)"
+    assert describe_market_data("frozen", True) == "frozen (delayed frozen where not permitted)"
+    assert describe_market_data("live", False) == "live"
+    assert describe_market_data("delayed", True) == "delayed"
 
 
 @pytest.mark.timeout(30)

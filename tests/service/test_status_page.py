@@ -24,7 +24,8 @@ READ_PAGE = """(() => {
   const rows = [...document.querySelectorAll('[data-field="streams"] tbody tr[data-conid]')];
   return {
     loaded: document.body.dataset.loaded, health: text("health"), connection: text("connection-state"),
-    reconnects: text("reconnects"), inUse: text("lines-in-use"), budget: text("lines-budget"),
+    reconnects: text("reconnects"), marketData: text("market-data-type"), inUse: text("lines-in-use"),
+    budget: text("lines-budget"),
     effective: text("lines-effective"), streams: text("stream-count"), rowsWritten: text("lake-rows-written"),
     reasons: [...document.querySelectorAll('[data-field="reasons"] li')].map((li) => li.textContent),
     sparkPoints: Number(document.querySelector('[data-field="spark-ticks"]').dataset.points || 0),
@@ -103,6 +104,8 @@ def test_the_page_shows_what_status_says(browser: Browser, service: tuple[Servic
     after = get_json(running.http_port or 0, "/status")[1]
 
     assert seen["connection"] == "connected"
+    asked = after["connection"]["market_data_type"]
+    assert seen["marketData"] == asked == "live (delayed where not permitted)"
     assert _count(seen["inUse"]) == before["slots"]["in_use"] == after["slots"]["in_use"] == ACTIVE
     assert _count(seen["budget"]) == after["slots"]["budget"]
     assert _count(seen["effective"]) == after["slots"]["effective"]

@@ -164,6 +164,7 @@ def test_a_tree_whose_actors_all_answer_is_reported_healthy_with_their_figures(s
         reconnects=0,
         pacing_delays=3,
         connected_since=since,
+        market_data_type="live (delayed where not permitted)",
     )
     assert document.slots == report.SlotStatus(
         budget=90, effective=88, in_use=2, refused_101=2, leaks_reclaimed=1, lent=1
