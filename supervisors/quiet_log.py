@@ -10,7 +10,8 @@ Two small helpers, thread-safe, with an injectable clock (tests use a fake one):
   only after `first_s`, then twice that, ... up to `max_s`, with how long and how often); `ended(key,
   message)` logs its end with the same figures, if it was going on.
 Lives in `supervisors/` (which imports nothing of the application) so the supervisors' own event log can
-use it; the application's actors use it too.
+use it; the application's actors use it too. A line is logged as its caller's (loguru's `depth`): it has
+the caller's module name, and the caller's package's enable/disable applies to it.
 """
 
 import threading
@@ -49,7 +50,7 @@ class BurstLog:
         overrides the log's own for this message."""
         now = self._clock()
         if self._is_stale(now):
-            self.flush()
+            self._flush(depth=2)
         with self._lock:
             burst = self._bursts.get(message)
             first = burst is None
@@ -59,22 +60,26 @@ class BurstLog:
             if len(burst.names) < self._shown:
                 burst.names.append(str(name))
         if first:
-            logger.log(burst.level, "{} ({})", message, name)
+            logger.opt(depth=1).log(burst.level, "{} ({})", message, name)
 
     def flush(self) -> int:
         """Log one line per message seen more than once since its burst began; how many lines were logged."""
+        return self._flush(depth=2)
+
+    def flush_stale(self) -> int:
+        """Flush if a burst began more than `window_s` ago (call it from any frequent event); lines logged."""
+        return self._flush(depth=2) if self._is_stale(self._clock()) else 0
+
+    def _flush(self, depth: int) -> int:
+        """`flush`, its lines attributed to the frame `depth` levels up (the caller of the public method)."""
         with self._lock:
             bursts, self._bursts = self._bursts, {}
         lines = 0
         for message, burst in bursts.items():
             if burst.count > 1:
-                logger.log(burst.level, "{}", _burst_line(message, burst))
+                logger.opt(depth=depth).log(burst.level, "{}", _burst_line(message, burst))
                 lines += 1
         return lines
-
-    def flush_stale(self) -> int:
-        """Flush if a burst began more than `window_s` ago (call it from any frequent event); lines logged."""
-        return self.flush() if self._is_stale(self._clock()) else 0
 
     def _is_stale(self, now: float) -> bool:
         with self._lock:
@@ -133,7 +138,7 @@ class LastingLog:
                 state.interval_s = min(state.interval_s * self._factor, self._max_s)
                 state.next_at = now + state.interval_s
                 text = f"{message} (still, for {now - state.since:.0f}s, {state.count} times)"
-        logger.log(level or self._level, "{}", text)
+        logger.opt(depth=1).log(level or self._level, "{}", text)
         return True
 
     def ended(self, key: object, message: str, level: str = "INFO") -> bool:
@@ -143,5 +148,6 @@ class LastingLog:
             state = self._conditions.pop(key, None)
         if state is None:
             return False
-        logger.log(level, "{} (after {:.0f}s, {} times)", message, now - state.since, state.count)
+        text = f"{message} (after {now - state.since:.0f}s, {state.count} times)"
+        logger.opt(depth=1).log(level, "{}", text)
         return True

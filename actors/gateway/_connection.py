@@ -46,7 +46,6 @@ from possync.actors import SelfTimer, tell_by_name
 from possync.actors.gateway._client import load_client
 from possync.actors.gateway._market_data import connection_type
 from possync.actors.gateway._outage_log import OutageLog
-from possync.actors.gateway._refusal_log import RefusalLog
 from possync.actors.gateway._session import IbSession
 from possync.actors.gateway._suspects import Suspects
 from possync.actors.names import QUEUE, SLOT_ALLOCATOR, UPDATES
@@ -120,7 +119,6 @@ class ConnectionActor(SupervisedActor):
         super().__init__(ctx)
         self._data_type = connection_type(settings.market_data_type, delayed_fallback)
         self._refusals: dict[int, int] = {}  # by code, this session
-        self._refusal_log = RefusalLog()
         self._pnl = pnl if pnl is not None and pnl.enabled else PnlSettings(max_subscriptions=0)
         self._silence_s = silence_s
         self._settings = settings
@@ -265,7 +263,7 @@ class ConnectionActor(SupervisedActor):
             self._refused("gateway refused a line (101): the line budget shrinks; conids", conid, "INFO")
             tell_by_name(self.ctx, SLOT_ALLOCATOR, SlotRefused(failure.lease))
         else:
-            self._refusal_log.refused(failure.code, failure.message, conid)
+            self._refused(f"gateway refused market data: {failure.code} {failure.message}; conids", conid)
         tell_quietly(subscriber.reply_to, failure)
         self._hand_to_queue(conid)
 

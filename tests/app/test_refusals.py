@@ -194,7 +194,7 @@ def test_frozen_data_of_a_closed_market_is_one_price_per_contract_marked_frozen(
 
 @pytest.mark.timeout(90)
 def test_a_storm_of_refusals_and_retries_stays_within_the_pacing_limit(
-    simulator_factory: Callable[..., Simulator], tmp_path: Path
+    simulator_factory: Callable[..., Simulator], tmp_path: Path, warnings_logged: list[str]
 ) -> None:
     sim = simulator_factory(positions=40, no_live_fraction=1.0, delayed_data=False)
     conids = _activate(sim, tmp_path, 40)
@@ -210,6 +210,10 @@ def test_a_storm_of_refusals_and_retries_stays_within_the_pacing_limit(
     stats = sim.stats()
     assert stats.pacing_violations == 0, stats
     assert stats.subscriptions == 0
+    storm = [line for line in warnings_logged if "refused market data: 10168" in line]
+    print("LINES", warnings_logged[:20])
+    assert storm and len(storm) * 3 <= stats.refusals[10168], storm  # a burst is one line and a count
+    assert any(" times (" in line for line in storm), storm
 
 
 def _parked_with(service: Service, conids: list[int], code: int) -> bool:
