@@ -15,10 +15,9 @@ from typing import Any
 import ib_async  # noqa: F401  (both clients: imported first, in the main thread)
 import ib_insync  # noqa: F401
 import pytest
-from loguru import logger
 
 from possync.simulator import Simulator, SimulatorConfig
-from tests.helpers import IB_CLIENTS, ib_module, using_ib_client
+from tests.helpers import IB_CLIENTS, captured_log, ib_module, using_ib_client
 
 _DROPPED_MESSAGE_LOGS = ("Error handling fields", "Error for ")
 """What ib_insync and ib_async log when a server message has the wrong fields: the decoder failed, or the
@@ -138,9 +137,5 @@ def lake_root(tmp_path: Path) -> Path:
 @pytest.fixture
 def warnings_logged() -> Iterator[list[str]]:
     """The text of every WARNING-or-worse line our actors log during the test."""
-    lines: list[str] = []
-    logger.enable("possync.actors")
-    sink = logger.add(lambda message: lines.append(message.record["message"]), level="WARNING")
-    yield lines
-    logger.remove(sink)
-    logger.disable("possync.actors")
+    with captured_log("WARNING") as lines:
+        yield lines

@@ -2,7 +2,7 @@
 
 The gateway-facing tests run once per IB client library (`IB_CLIENTS`): a parametrized autouse fixture
 (`tests.conftest.each_ib_client`) sets the one in use, and every settings builder and client factory of the
-suite reads it through `ib_client()` / `ib_module()`.
+suite reads it through `ib_client()` / `ib_module()`. `captured_log` is the one way a test reads the log.
 """
 
 import importlib
@@ -10,7 +10,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import ModuleType
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from loguru import logger
 
 IB_CLIENTS = ("ib_insync", "ib_async")
 """The IB client libraries possync supports (`ib.client`)."""
@@ -59,3 +61,24 @@ def using_ib_client(name: str) -> Iterator[str]:
         yield name
     finally:
         _current[0] = before
+
+
+@contextmanager
+def captured_log(
+    level: str = "WARNING", package: str = "possync", levels: bool = False
+) -> Iterator[list[Any]]:
+    """Every line `package` (enabled meanwhile) logs at `level` or worse while inside: its message, or
+    (level name, message) with `levels`."""
+    lines: list[Any] = []
+
+    def keep(message: Any) -> None:
+        record = message.record
+        lines.append((record["level"].name, record["message"]) if levels else record["message"])
+
+    logger.enable(package)
+    sink = logger.add(keep, level=level, format="{message}")
+    try:
+        yield lines
+    finally:
+        logger.remove(sink)
+        logger.disable(package)

@@ -6,14 +6,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from loguru import logger
 
 from possync import Service
 from possync.simulator import Simulator
 from possync.supervisors import EventKind
 from tests.app.support import as_settings, free_port, register_active, scenario_settings
 from tests.conftest import one_ib_client
-from tests.helpers import wait_until
+from tests.helpers import captured_log, wait_until
 
 each_ib_client = pytest.fixture(autouse=True)(one_ib_client)
 """Not about the IB client: these tests run once, with the default client (see tests/conftest.py)."""
@@ -21,11 +20,8 @@ each_ib_client = pytest.fixture(autouse=True)(one_ib_client)
 
 @pytest.fixture
 def log_lines() -> Iterator[list[str]]:
-    lines: list[str] = []
-    logger.enable("possync")
-    sink = logger.add(lambda m: lines.append(m.record["message"]), level="INFO", format="{message}")
-    yield lines
-    logger.remove(sink)
+    with captured_log("INFO") as lines:
+        yield lines
 
 
 @pytest.mark.timeout(60)

@@ -4,7 +4,6 @@ item on loan is due at once after a restart, and the default file lives next to 
 from pathlib import Path
 
 import pytest
-from loguru import logger
 
 from possync.actors.polling._book import PollQueue
 from possync.actors.polling._identity import StateIdentity, accounts_mismatch, identity_of, mismatch
@@ -14,6 +13,7 @@ from possync.config import Settings
 from possync.config.settings import LakeSettings, QueueSettings
 from possync.messages.domain import Contract, utc_now
 from possync.messages.routing import PositionChanged
+from tests.helpers import captured_log
 from tests.polling.test_state_file import item
 
 pytestmark = pytest.mark.timeout(10)
@@ -41,13 +41,8 @@ def test_a_file_of_another_lake_or_gateway_is_set_aside_with_one_warning(
 ) -> None:
     path = tmp_path / "queue.msgpack"
     save_queue_state(path, [item()], other)
-    warnings: list[str] = []
-    logger.enable("possync")
-    sink = logger.add(lambda m: warnings.append(m.record["message"]), level="WARNING")
-    try:
+    with captured_log("WARNING") as warnings:
         assert load_queue_state(path, HERE) == []
-    finally:
-        logger.remove(sink)
     assert not path.exists()
     assert len(list(tmp_path.glob("queue.msgpack.*.mismatch"))) == 1
     assert len(warnings) == 1 and fragment in warnings[0], warnings

@@ -4,7 +4,6 @@ import io
 from collections.abc import Iterator
 
 import pytest
-from loguru import logger
 
 from possync.actors.service._status_line import LiveStatus, Terminal, summary
 from possync.messages.status import (
@@ -16,7 +15,7 @@ from possync.messages.status import (
     StreamStatus,
     SupervisionStatus,
 )
-from tests.helpers import wait_until
+from tests.helpers import captured_log, wait_until
 
 HEALTHY = ServiceStatus(
     connection=ConnectionStatus(connected=True, host="127.0.0.1", port=4002),
@@ -39,12 +38,8 @@ DEGRADED = ServiceStatus(
 
 @pytest.fixture
 def logged() -> Iterator[list[str]]:
-    lines: list[str] = []
-    logger.enable("possync.actors")
-    sink = logger.add(lambda m: lines.append(m.record["message"]), level="INFO")
-    yield lines
-    logger.remove(sink)
-    logger.disable("possync.actors")
+    with captured_log("INFO") as lines:
+        yield lines
 
 
 def test_the_summary_names_what_matters_in_one_line() -> None:

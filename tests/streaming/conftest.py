@@ -5,10 +5,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from loguru import logger
 
 from possync.simulator import Simulator
-from tests.helpers import wait_until
+from tests.helpers import captured_log, wait_until
 from tests.streaming.support import Harness, active, settings_for
 
 
@@ -54,12 +53,8 @@ def start_harness(simulator_factory: Callable[..., Simulator]) -> Iterator[Calla
 @pytest.fixture
 def log_lines() -> Iterator[list[tuple[str, str]]]:
     """(level, message) of everything the `actors` package logs during the test."""
-    lines: list[tuple[str, str]] = []
-    logger.enable("possync.actors")
-    sink = logger.add(lambda m: lines.append((m.record["level"].name, m.record["message"])), level="DEBUG")
-    yield lines
-    logger.remove(sink)
-    logger.disable("possync.actors")
+    with captured_log("DEBUG", levels=True) as lines:
+        yield lines
 
 
 import pytest  # noqa: E402

@@ -4,10 +4,10 @@ when they start, at growing intervals, and when they end; supervision events rea
 from collections.abc import Iterator
 
 import pytest
-from loguru import logger
 
 from possync.supervisors import BurstLog, EventKind, LastingLog
 from possync.supervisors.events import SupervisionEvent, describe
+from tests.helpers import captured_log
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -22,11 +22,8 @@ class FakeClock:
 
 @pytest.fixture
 def lines() -> Iterator[list[str]]:
-    captured: list[str] = []
-    logger.enable("possync")
-    sink = logger.add(lambda m: captured.append(m.record["message"]), level="DEBUG", format="{message}")
-    yield captured
-    logger.remove(sink)
+    with captured_log("DEBUG") as captured:
+        yield captured
 
 
 def test_a_burst_is_one_line_with_a_count_and_the_first_names(lines: list[str]) -> None:
