@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from possync.actors.gateway._convert import from_ib
-from possync.actors.gateway._pacing import Pacer
+from possync.actors.gateway._pacing import Pacer, Priority
 from possync.messages.lifecycle import ContractDescribed, TradingHours
 
 MAX_AGE_S = 24 * 3600.0
@@ -55,7 +55,7 @@ class ContractDetails:
         contract = self._module.Contract(conId=conid)
         self._errors[id(contract)] = (0, "")
         try:
-            await self._pacer.token()
+            await self._pacer.token(Priority.DETAILS)
             self._pacer.sent()
             self.sent += 1
             details = await asyncio.wait_for(self._ib.reqContractDetailsAsync(contract), ANSWER_TIMEOUT_S)
@@ -73,7 +73,7 @@ class ContractDetails:
         """The gateway's clock minus ours (its trading hours are in its time), to a second; asked once."""
         if self._offset_s is not None:
             return self._offset_s
-        await self._pacer.token()
+        await self._pacer.token(Priority.DETAILS)
         self._pacer.sent()
         self.sent += 1
         gateway_now = await asyncio.wait_for(self._ib.reqCurrentTimeAsync(), ANSWER_TIMEOUT_S)

@@ -5,11 +5,20 @@ IB allows about 50 messages per second per client (error 100 beyond it, and a di
 The bucket grants `rate_per_s` requests per second on average and at most `burst` back to back, so any
 window of T seconds holds at most `burst + rate_per_s * T` requests. It is pure: time comes from an
 injectable clock, and `reserve()` only says how long the caller must wait.
+
+The session's requests share the one bucket, so they wait in order of `Priority`: what keeps the link
+healthy first, then the lines of active contracts, and the many line-free requests (snapshots, P&L) last,
+so after a reconnect the streams are back at the pacing floor instead of behind 500 P&L subscriptions.
+Every `OLDEST_EVERY`th token goes to the longest waiter whatever its priority: nothing starves.
 """
 
 import asyncio
+import heapq
+import itertools
 import time
+from collections import deque
 from collections.abc import Callable
+from enum import IntEnum
 from typing import Any
 
 
@@ -31,6 +40,11 @@ class TokenBucket:
         self.delayed = 0
         """How many requests had to wait for a token (a pacing delay), since construction."""
 
+    def ready(self) -> bool:
+        """Whether a token is available now (nothing is taken)."""
+        elapsed = self._clock() - self._stamp
+        return min(float(self.burst), self._tokens + elapsed * self.rate_per_s) >= 1.0
+
     def reserve(self) -> float:
         """Take a token; return the seconds to wait before sending (0.0 when one was available).
 
@@ -45,6 +59,22 @@ class TokenBucket:
             return 0.0
         self.delayed += 1
         return -self._tokens / self.rate_per_s
+
+
+class Priority(IntEnum):
+    """Who gets the next token first (the lowest value)."""
+
+    CONTROL = 0  # pings, the market data type, the silence probe: a handful, and the link depends on them
+    LINES = 1  # market-data lines of active contracts (subscribe, cancel) and the account subscriptions
+    DETAILS = 2  # contract details: conid-only activations and trading hours of the streams
+    SNAPSHOTS = 3  # the poller's snapshots (each holds a lent line while it runs)
+    PNL = 4  # reqPnLSingle subscriptions: line-free, they stream by themselves once sent
+
+
+OLDEST_EVERY = 10
+"""Every 10th token goes to the longest waiter, whatever its priority (no request waits forever)."""
+
+_Waiter = tuple[int, int, asyncio.Future[None]]
 
 
 class Pacer:
@@ -62,12 +92,43 @@ class Pacer:
         """Requests sent since the gateway last sent anything."""
         self.heard = asyncio.Event()
         """Set whenever anything comes from the gateway."""
+        self._by_priority: list[_Waiter] = []  # a heap: (priority, arrival, future)
+        self._by_age: deque[_Waiter] = deque()  # the same waiters, oldest first
+        self._arrivals = itertools.count()
+        self._served = 0
+        self._dispenser: asyncio.Task[None] | None = None
 
-    async def token(self) -> None:
-        """Wait for the next token."""
-        delay = self.bucket.reserve()
-        if delay > 0:
-            await asyncio.sleep(delay)
+    async def token(self, priority: Priority = Priority.LINES) -> None:
+        """Wait for a token: at once if one is free and nobody waits, else in the order of `priority`."""
+        if not self._waiting() and self.bucket.ready():
+            self.bucket.reserve()
+            return
+        waiter = (priority, next(self._arrivals), asyncio.get_running_loop().create_future())
+        heapq.heappush(self._by_priority, waiter)
+        self._by_age.append(waiter)
+        if self._dispenser is None or self._dispenser.done():
+            self._dispenser = asyncio.get_running_loop().create_task(self._dispense())
+        await waiter[2]
+
+    async def _dispense(self) -> None:
+        """Hand out one token at a time, each to the best waiter when it is due."""
+        while self._waiting():
+            delay = self.bucket.reserve()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self._served += 1
+            oldest = self._served % OLDEST_EVERY == 0
+            if self._waiting():
+                _, _, future = self._by_age.popleft() if oldest else heapq.heappop(self._by_priority)
+                future.set_result(None)
+
+    def _waiting(self) -> bool:
+        """Whether anyone waits (a served or cancelled waiter is dropped from the other order too)."""
+        while self._by_priority and self._by_priority[0][2].done():
+            heapq.heappop(self._by_priority)
+        while self._by_age and self._by_age[0][2].done():
+            self._by_age.popleft()
+        return bool(self._by_priority)
 
     def sent(self) -> None:
         """A request went out."""
@@ -86,7 +147,7 @@ class Pacer:
     async def ping(self, ib: Any) -> None:
         """Ask the gateway the time and wait until it sends anything (it may be hung: then we wait)."""
         self.heard.clear()
-        await self.token()
+        await self.token(Priority.CONTROL)
         ib.client.reqCurrentTime()
         self.sent()
         await self.heard.wait()

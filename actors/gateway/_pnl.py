@@ -16,7 +16,7 @@ from collections import deque
 from typing import Any, Literal
 
 from possync.actors.gateway._convert import from_ib, implied_price
-from possync.actors.gateway._pacing import Pacer
+from possync.actors.gateway._pacing import Pacer, Priority
 from possync.messages.domain import Observation, Source, Value, utc_now
 
 UNSET = 1.0e300
@@ -101,7 +101,7 @@ class PnlChannel:
             if self._pacer.must_ping and self._ib.isConnected():
                 await self._pacer.ping(self._ib)  # a gateway that stopped reading gets no burst from us
                 continue
-            await self._pacer.token()
+            await self._pacer.token(Priority.PNL)
             kind, key = self._requests.popleft()
             if self._ib.isConnected():
                 self._send(kind, key)

@@ -31,7 +31,7 @@ from possync.actors.gateway._convert import position_changed
 from possync.actors.gateway._details import ContractDetails
 from possync.actors.gateway._lines import Lines, TickHandler
 from possync.actors.gateway._market_data import WARNINGS
-from possync.actors.gateway._pacing import Pacer
+from possync.actors.gateway._pacing import Pacer, Priority
 from possync.actors.gateway._pnl import PnlChannel
 from possync.actors.gateway._positions import positions_reply
 from possync.actors.gateway._snapshots import Snapshots
@@ -275,7 +275,8 @@ class IbSession:
         ib.pendingTickersEvent += self._lines.on_tickers
         ib.disconnectedEvent += lambda: self._emit(GatewayDisconnected("the gateway closed the socket"))
         ib.updateEvent += self._on_data
-        await self._pacer.token()  # the data type first: no market-data request goes out before we return
+        # the data type first: no market-data request goes out before we return
+        await self._pacer.token(Priority.CONTROL)
         ib.reqMarketDataType(self._market_data_type)
         self._pacer.sent()
         if self._silence_s > 0:

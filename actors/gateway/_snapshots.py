@@ -10,7 +10,7 @@ from typing import Any
 
 from possync.actors.gateway._client import IbClient
 from possync.actors.gateway._convert import price
-from possync.actors.gateway._pacing import Pacer
+from possync.actors.gateway._pacing import Pacer, Priority
 from possync.messages.domain import Contract, DataType
 from possync.messages.snapshots import Snapshot, SnapshotOrder
 
@@ -68,7 +68,7 @@ class Snapshots:
             self.in_progress -= 1
 
     async def _take(self, contract: Contract, timeout_s: float) -> Snapshot:
-        await self._pacer.token()
+        await self._pacer.token(Priority.SNAPSHOTS)
         ib = self._ib
         if not ib.isConnected():
             return Snapshot(contract.conid, None, error="not connected to the gateway")
@@ -94,7 +94,7 @@ class Snapshots:
             await asyncio.wait_for(ended, timeout_s)
         except TimeoutError:
             timed_out = True
-            await self._pacer.token()
+            await self._pacer.token(Priority.LINES)  # the cancel gives a lent line back
             if self._ib.isConnected():
                 self._ib.client.cancelMktData(req_id)
         finally:

@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from possync.actors.gateway._pacing import Pacer
+from possync.actors.gateway._pacing import Pacer, Priority
 from possync.messages.connection import GatewaySilence
 
 
@@ -42,7 +42,7 @@ class SilenceWatchdog:
     async def _probe_silence(self, idle_s: float) -> None:
         pacer = self._pacer
         pacer.heard.clear()
-        await pacer.token()
+        await pacer.token(Priority.CONTROL)
         if not self._ib.isConnected():
             return
         self._ib.client.reqCurrentTime()

@@ -1,10 +1,11 @@
 """The token bucket: never more than `burst + rate * T` requests in any window of T seconds."""
 
+import asyncio
 import random
 
 import pytest
 
-from possync.actors.gateway._pacing import TokenBucket
+from possync.actors.gateway._pacing import OLDEST_EVERY, Pacer, Priority, TokenBucket
 
 
 class _FakeTime:
@@ -71,3 +72,64 @@ def test_an_idle_bucket_refills_only_up_to_burst() -> None:
 def test_bad_parameters_are_refused(rate: float, burst: int) -> None:
     with pytest.raises(ValueError, match="must be"):
         TokenBucket(rate, burst)
+
+
+def _served_order(requests: list[tuple[str, Priority]], rate: float = 200.0) -> list[str]:
+    """The names of `requests`, all waiting at once on a fresh pacer, in the order they got their token."""
+    order: list[str] = []
+
+    async def ask(name: str, priority: Priority) -> None:
+        await pacer.token(priority)
+        order.append(name)
+
+    async def main() -> None:
+        nonlocal pacer
+        pacer = Pacer(rate, unanswered_max=1000)
+        pacer.bucket.reserve()  # the first token is gone: everyone below must wait
+        await asyncio.gather(*(ask(name, priority) for name, priority in requests))
+
+    pacer: Pacer
+    asyncio.run(main())
+    return order
+
+
+def test_lines_go_before_the_line_free_requests_that_waited_longer() -> None:
+    requests = [(f"pnl{i}", Priority.PNL) for i in range(8)] + [
+        (f"line{i}", Priority.LINES) for i in range(3)
+    ]
+    requests.append(("ping", Priority.CONTROL))
+
+    order = _served_order(requests)
+
+    assert order[:4] == ["ping", "line0", "line1", "line2"]
+    assert sorted(order) == sorted(name for name, _ in requests)
+
+
+def test_every_fifth_token_goes_to_the_longest_waiter_so_nothing_starves() -> None:
+    requests = [("snapshot", Priority.SNAPSHOTS)] + [(f"line{i}", Priority.LINES) for i in range(12)]
+
+    order = _served_order(requests)
+
+    assert order.index("snapshot") == OLDEST_EVERY - 1
+    assert [name for name in order if name != "snapshot"] == [f"line{i}" for i in range(12)]
+
+
+def test_a_cancelled_waiter_gives_its_turn_to_the_next() -> None:
+    served: list[str] = []
+
+    async def main() -> None:
+        pacer = Pacer(100.0, unanswered_max=1000)
+        pacer.bucket.reserve()
+
+        async def ask(name: str) -> None:
+            await pacer.token(Priority.LINES)
+            served.append(name)
+
+        first = asyncio.ensure_future(ask("cancelled"))
+        second = asyncio.ensure_future(ask("next"))
+        await asyncio.sleep(0)
+        first.cancel()
+        await asyncio.wait_for(second, 1.0)
+
+    asyncio.run(main())
+    assert served == ["next"]
