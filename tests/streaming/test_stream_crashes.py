@@ -25,6 +25,7 @@ def test_crashing_streams_200_times_never_leaks_a_line(start_harness: Callable[.
         positions=20,
         sim={"tick_hz": 50.0},
         supervision={"intensity": 10_000, "backoff_min_s": 0.005, "backoff_max_s": 0.02},
+        streams={"write_interval_s": 0.02},  # the write timer's message crashes it: soon, not in 0.5 s
     )
     everyone = set(harness.active)
     conids = sorted(everyone)
