@@ -112,14 +112,12 @@ class Lines:
             self._on_updates(tuple(updates))
 
     async def send_requests(self) -> None:
-        """Send the queued requests in order, each after a token; ping first when too many are unanswered."""
+        """Send the queued requests in order, each after a token (the pacer holds them while too many are
+        unanswered, and pings)."""
         while True:
             if not self._requests:
                 self._wakeup.clear()
                 await self._wakeup.wait()
-                continue
-            if self._pacer.must_ping and self._ib.isConnected():
-                await self._pacer.ping(self._ib)
                 continue
             kind, line = self._requests[0]
             if kind == "cancel" or not line.dropped:

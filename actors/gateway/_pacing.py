@@ -19,7 +19,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 from enum import IntEnum
-from typing import Any
 
 
 class TokenBucket:
@@ -78,20 +77,26 @@ _Waiter = tuple[int, int, asyncio.Future[None]]
 
 
 class Pacer:
-    """Everything sent to the gateway waits for a token of one bucket; and never more than `unanswered_max`
-    requests go out after the gateway last sent anything: past that a ping (reqCurrentTime) must be
-    answered first, so a gateway that stopped reading (hung) never reads a burst when it wakes up.
+    """Everything sent to the gateway waits for a token of one bucket, in order of `Priority`; and never
+    more than `unanswered_max` requests go out after the gateway last sent anything: past that the pacer
+    pings (`send_ping`: reqCurrentTime) and holds every request but `Priority.CONTROL` ones until the
+    gateway sends anything, so a gateway that stopped reading (hung) never reads a burst when it wakes up.
 
-    Lives in the session's loop thread (its event is an asyncio one).
+    Lives in the session's loop thread (its events are asyncio ones).
     """
 
-    def __init__(self, rate_per_s: float, unanswered_max: int) -> None:
+    def __init__(
+        self, rate_per_s: float, unanswered_max: int, send_ping: Callable[[], None] = lambda: None
+    ) -> None:
         self.bucket = TokenBucket(rate_per_s)
         self.unanswered_max = unanswered_max
         self.unanswered = 0
         """Requests sent since the gateway last sent anything."""
         self.heard = asyncio.Event()
         """Set whenever anything comes from the gateway."""
+        self._send_ping = send_ping
+        self._pinged = False  # a ping went out since the gateway last sent anything
+        self._wake = asyncio.Event()  # the gateway sent something, or a CONTROL request arrived
         self._by_priority: list[_Waiter] = []  # a heap: (priority, arrival, future)
         self._by_age: deque[_Waiter] = deque()  # the same waiters, oldest first
         self._arrivals = itertools.count()
@@ -100,35 +105,18 @@ class Pacer:
 
     async def token(self, priority: Priority = Priority.LINES) -> None:
         """Wait for a token: at once if one is free and nobody waits, else in the order of `priority`."""
-        if not self._waiting() and self.bucket.ready():
+        held = self.must_ping and priority > Priority.CONTROL
+        if not held and not self._waiting() and self.bucket.ready():
             self.bucket.reserve()
             return
         waiter = (priority, next(self._arrivals), asyncio.get_running_loop().create_future())
         heapq.heappush(self._by_priority, waiter)
         self._by_age.append(waiter)
+        if priority == Priority.CONTROL:
+            self._wake.set()
         if self._dispenser is None or self._dispenser.done():
             self._dispenser = asyncio.get_running_loop().create_task(self._dispense())
         await waiter[2]
-
-    async def _dispense(self) -> None:
-        """Hand out one token at a time, each to the best waiter when it is due."""
-        while self._waiting():
-            delay = self.bucket.reserve()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            self._served += 1
-            oldest = self._served % OLDEST_EVERY == 0
-            if self._waiting():
-                _, _, future = self._by_age.popleft() if oldest else heapq.heappop(self._by_priority)
-                future.set_result(None)
-
-    def _waiting(self) -> bool:
-        """Whether anyone waits (a served or cancelled waiter is dropped from the other order too)."""
-        while self._by_priority and self._by_priority[0][2].done():
-            heapq.heappop(self._by_priority)
-        while self._by_age and self._by_age[0][2].done():
-            self._by_age.popleft()
-        return bool(self._by_priority)
 
     def sent(self) -> None:
         """A request went out."""
@@ -137,17 +125,55 @@ class Pacer:
     def heard_from_gateway(self) -> None:
         """Something came from the gateway: it reads again."""
         self.unanswered = 0
+        self._pinged = False
         self.heard.set()
+        self._wake.set()
 
     @property
     def must_ping(self) -> bool:
-        """True when the next request must wait for the gateway to answer a ping."""
+        """True when requests wait for the gateway to answer a ping (too many are unanswered)."""
         return self.unanswered >= self.unanswered_max
 
-    async def ping(self, ib: Any) -> None:
-        """Ask the gateway the time and wait until it sends anything (it may be hung: then we wait)."""
-        self.heard.clear()
-        await self.token(Priority.CONTROL)
-        ib.client.reqCurrentTime()
-        self.sent()
-        await self.heard.wait()
+    async def _dispense(self) -> None:
+        """Hand out one token at a time, each to the best waiter when it is due."""
+        while self._waiting():
+            if self._held():
+                await self._ping_and_wait()
+                continue
+            delay = self.bucket.reserve()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if self._waiting() and not self._held():  # else the token is lost: the gateway decides now
+                self._hand_out()
+                await asyncio.sleep(0)  # the waiter sends (and counts it) before the next decision
+
+    def _held(self) -> bool:
+        """Whether the best waiter must wait for the gateway (too many unanswered, and not CONTROL)."""
+        return self.must_ping and self._by_priority[0][0] > Priority.CONTROL
+
+    async def _ping_and_wait(self) -> None:
+        """Ping once, then wait until the gateway sends anything or a CONTROL request arrives."""
+        self._wake.clear()
+        if not self._pinged:
+            self._pinged = True
+            delay = self.bucket.reserve()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self._send_ping()
+            self.sent()
+        await self._wake.wait()
+
+    def _hand_out(self) -> None:
+        """The token to the best waiter; every `OLDEST_EVERY`th to the longest waiter (not while held)."""
+        self._served += 1
+        oldest = self._served % OLDEST_EVERY == 0 and not self.must_ping
+        _, _, future = self._by_age.popleft() if oldest else heapq.heappop(self._by_priority)
+        future.set_result(None)
+
+    def _waiting(self) -> bool:
+        """Whether anyone waits (a served or cancelled waiter is dropped from the other order too)."""
+        while self._by_priority and self._by_priority[0][2].done():
+            heapq.heappop(self._by_priority)
+        while self._by_age and self._by_age[0][2].done():
+            self._by_age.popleft()
+        return bool(self._by_priority)

@@ -91,15 +91,12 @@ class PnlChannel:
         return tuple(row for row in rows if row is not None)
 
     async def send_requests(self) -> None:
-        """Send the queued requests in order, each after a token of the session's pacer, and never more
-        than the pacer's unanswered maximum into a gateway that sends nothing (a ping first)."""
+        """Send the queued requests in order, each after a token of the session's pacer (which holds them
+        while too many are unanswered, and pings)."""
         while True:
             if not self._requests:
                 self._wakeup.clear()
                 await self._wakeup.wait()
-                continue
-            if self._pacer.must_ping and self._ib.isConnected():
-                await self._pacer.ping(self._ib)  # a gateway that stopped reading gets no burst from us
                 continue
             await self._pacer.token(Priority.PNL)
             kind, key = self._requests.popleft()

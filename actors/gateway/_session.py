@@ -209,7 +209,7 @@ class IbSession:
         try:
             self._ib = ib = self._client.new_ib(self._pacing_per_s)
             self._client.report_listener_errors(ib, _listener_failed)
-            self._pacer = Pacer(self._pacing_per_s, UNANSWERED_MAX)
+            self._pacer = Pacer(self._pacing_per_s, UNANSWERED_MAX, partial(_ping, ib))
             contracts: dict[int, Any] = {}
             self._lines = Lines(self._client, ib, self._pacer, contracts, self._updates)
             self._snapshots = Snapshots(self._client, ib, self._pacer, contracts)
@@ -317,3 +317,9 @@ class IbSession:
 def _listener_failed(event: str, error: BaseException) -> None:
     """An exception in one of our listeners of the client's events (a bug of ours: say so loudly)."""
     logger.opt(exception=error).error("IB client event {} listener failed: {!r}", event, error)
+
+
+def _ping(ib: Any) -> None:
+    """Ask the gateway the time (the pacer's ping: any answer shows it reads again)."""
+    if ib.isConnected():
+        ib.client.reqCurrentTime()

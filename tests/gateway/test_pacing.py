@@ -2,6 +2,8 @@
 
 import asyncio
 import random
+from collections.abc import Coroutine
+from typing import Any
 
 import pytest
 
@@ -89,7 +91,7 @@ def _served_order(requests: list[tuple[str, Priority]], rate: float = 200.0) -> 
         await asyncio.gather(*(ask(name, priority) for name, priority in requests))
 
     pacer: Pacer
-    asyncio.run(main())
+    _run(main())
     return order
 
 
@@ -131,5 +133,40 @@ def test_a_cancelled_waiter_gives_its_turn_to_the_next() -> None:
         first.cancel()
         await asyncio.wait_for(second, 1.0)
 
-    asyncio.run(main())
+    _run(main())
     assert served == ["next"]
+
+
+def test_past_the_unanswered_maximum_requests_wait_for_the_gateway_and_one_ping_goes_out() -> None:
+    """A gateway that stopped reading must not read a burst when it wakes up (error 100)."""
+    pings: list[int] = []
+    sent: list[str] = []
+
+    async def main() -> None:
+        pacer = Pacer(1000.0, unanswered_max=3, send_ping=lambda: pings.append(1))
+
+        async def ask(name: str, priority: Priority = Priority.LINES) -> None:
+            await pacer.token(priority)
+            pacer.sent()
+            sent.append(name)
+
+        asks = [asyncio.ensure_future(ask(f"line{i}")) for i in range(5)]
+        await asyncio.sleep(0.05)
+        assert sent == ["line0", "line1", "line2"] and pings == [1]  # held: one ping, nothing more
+        await asyncio.wait_for(ask("probe", Priority.CONTROL), 1.0)  # the link's own requests pass
+        assert sent[-1] == "probe" and pings == [1]
+        pacer.heard_from_gateway()
+        await asyncio.wait_for(asyncio.gather(*asks), 1.0)
+
+    _run(main())
+    assert sent == ["line0", "line1", "line2", "probe", "line3", "line4"]
+
+
+def _run(main: Coroutine[Any, Any, None]) -> None:
+    """Run `main` on a loop of its own, leaving the thread's event loop alone (`asyncio.run` would unset
+    it, and the IB client's blocking calls in later tests need one in the main thread)."""
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(main)
+    finally:
+        loop.close()
