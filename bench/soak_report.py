@@ -1,7 +1,8 @@
 """The soak's CSV as figures and a plot: `python -m bench.soak_report soak.csv [soak.png]`.
 
 Figures over the samples after the warm-up (`WARMUP_S`, 20 minutes): the RSS slope (least squares, MiB
-per hour; target < 5), threads, FDs and lake files as min..max, commit p99 in the first and the second
+per hour; target < 5; also over the last hour, and the mean of each half), threads, FDs and lake files as
+min..max, commit p99 in the first and the second
 half, rows acknowledged against rows written. The plot (matplotlib, the `bench` extra) draws one panel
 per series, with the warm-up shaded.
 """
@@ -55,14 +56,26 @@ def _halves(samples: list[dict[str, float]], key: str) -> str:
     return f"{max(s[key] for s in first):,.1f} → {max(s[key] for s in second):,.1f}"
 
 
+def _mean_halves(samples: list[dict[str, float]], key: str) -> str:
+    half = len(samples) // 2
+    first, second = samples[:half] or samples, samples[half:] or samples
+    early, late = (sum(s[key] for s in part) / len(part) for part in (first, second))
+    return f"{early:,.1f} → {late:,.1f}"
+
+
 def summary(samples: list[dict[str, float]]) -> list[tuple[str, str]]:
     """(figure, value) pairs over the samples after the warm-up."""
     after = [s for s in samples if s["t_s"] >= WARMUP_S] or samples
     last = samples[-1]
+    last_hour = [s for s in samples if s["t_s"] >= last["t_s"] - 3600] or samples
     return [
         ("duration", f"{last['t_s'] / 3600:.2f} h, {len(samples)} samples"),
         ("RSS after warm-up", f"{_span(after, 'rss_mib')} MiB"),
         ("RSS slope after warm-up", f"{slope_per_hour(after, 'rss_mib'):+.2f} MiB/h"),
+        ("RSS slope, last hour", f"{slope_per_hour(last_hour, 'rss_mib'):+.2f} MiB/h"),
+        ("RSS mean, 2nd half of the rest vs its 1st half", _mean_halves(after, "rss_mib")),
+        ("lake files, last hour", _span(last_hour, "lake_files")),
+        ("lake MiB, last hour", _span(last_hour, "lake_mib")),
         ("Arrow pool after warm-up", f"{_span(after, 'arrow_mib')} MiB"),
         ("threads after warm-up", _span(after, "threads")),
         ("FDs after warm-up", _span(after, "fds")),
