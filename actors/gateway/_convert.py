@@ -46,11 +46,6 @@ def implied_price(market_value: float | None, position: float, multiplier: str) 
     return market_value / units if units and market_value is not None else None
 
 
-def quote_price(value: float | None) -> float | None:
-    """A bid/ask/last: None for no price (None, NaN, or the -1 of a closed market's empty book)."""
-    return None if value is None or value != value or value == -1.0 else float(value)
-
-
 def tick_of(ticker: Any) -> Tick:
     """What the client's ticker of a streamed line holds after a read from the gateway (this runs for
     every ticker of every read, in the loop thread: plain expressions, no helper calls per field)."""
