@@ -50,16 +50,18 @@ def _span(samples: list[dict[str, float]], key: str) -> str:
     return f"{min(values):,.0f}..{max(values):,.0f}" if values else "-"
 
 
-def _halves(samples: list[dict[str, float]], key: str) -> str:
+def _split(samples: list[dict[str, float]]) -> tuple[list[dict[str, float]], ...]:
     half = len(samples) // 2
-    first, second = samples[:half] or samples, samples[half:] or samples
-    return f"{max(s[key] for s in first):,.1f} → {max(s[key] for s in second):,.1f}"
+    return samples[:half] or samples, samples[half:] or samples
+
+
+def _halves(samples: list[dict[str, float]], key: str) -> str:
+    early, late = (max(s[key] for s in part) for part in _split(samples))
+    return f"{early:,.1f} → {late:,.1f}"
 
 
 def _mean_halves(samples: list[dict[str, float]], key: str) -> str:
-    half = len(samples) // 2
-    first, second = samples[:half] or samples, samples[half:] or samples
-    early, late = (sum(s[key] for s in part) / len(part) for part in (first, second))
+    early, late = (sum(s[key] for s in part) / len(part) for part in _split(samples))
     return f"{early:,.1f} → {late:,.1f}"
 
 

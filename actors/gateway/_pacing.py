@@ -41,8 +41,11 @@ class TokenBucket:
 
     def ready(self) -> bool:
         """Whether a token is available now (nothing is taken)."""
-        elapsed = self._clock() - self._stamp
-        return min(float(self.burst), self._tokens + elapsed * self.rate_per_s) >= 1.0
+        return self._refilled(self._clock()) >= 1.0
+
+    def _refilled(self, now: float) -> float:
+        """The tokens at `now`: those left, plus the refill since the last reservation, up to `burst`."""
+        return min(float(self.burst), self._tokens + (now - self._stamp) * self.rate_per_s)
 
     def reserve(self) -> float:
         """Take a token; return the seconds to wait before sending (0.0 when one was available).
@@ -51,7 +54,7 @@ class TokenBucket:
         caller's delay already counts this one.
         """
         now = self._clock()
-        self._tokens = min(float(self.burst), self._tokens + (now - self._stamp) * self.rate_per_s)
+        self._tokens = self._refilled(now)
         self._stamp = now
         self._tokens -= 1.0
         if self._tokens >= 0.0:
