@@ -120,7 +120,11 @@ def session_spec(
         ConnectionActor,
         # a gateway silent for half a stream's limit is hung: no stream resubscribes into it
         args=(settings.ib, outage or OutageLog(), settings.streams.silent_after_s / 2),
-        kwargs={"delayed_fallback": settings.streams.delayed_fallback, "pnl": settings.pnl},
+        kwargs={
+            "delayed_fallback": settings.streams.delayed_fallback,
+            "pnl": settings.pnl,
+            "deliver": handlers.deliver,
+        },
         start_timeout_s=connect_s * 2 + _MARGIN_S,  # the last client id's attempt may take the whole timeout
         shutdown_timeout_s=_MARGIN_S,
         start_required=False,
@@ -134,6 +138,7 @@ def session_spec(
         streams_settings.competing_retry_s,
         streams_settings.competing_retry_max_s,
         min_row_interval_s=streams_settings.min_row_interval_s,
+        deliver=handlers.deliver,
     )
     streams = StreamSupervisorSpec(
         STREAMS,

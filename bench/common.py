@@ -5,6 +5,8 @@ A benchmark module offers `add_arguments(parser)` (its flags, each with a short 
 """
 
 import argparse
+import contextlib
+import ctypes
 import math
 import os
 import resource
@@ -169,6 +171,40 @@ def rss_mib() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+                     "fordblks", "keepcost")
+    ]  # fmt: skip
+
+
+def malloc_mib() -> tuple[float, float]:
+    """glibc malloc over all its arenas, in MiB: (in use, including mmapped blocks; free but kept).
+
+    (nan, nan) where there is no `mallinfo2` (not glibc, or glibc < 2.33). Native memory of libraries with
+    an allocator of their own (Arrow's pool, deltalake's jemalloc) is not in it.
+    """
+    try:
+        mallinfo2 = ctypes.CDLL(None).mallinfo2
+    except (AttributeError, OSError):
+        return math.nan, math.nan
+    mallinfo2.restype = _MallInfo2
+    info = mallinfo2()
+    return (info.uordblks + info.hblkhd) / 2**20, info.fordblks / 2**20
+
+
+def rss_parts_mib() -> tuple[float, float]:
+    """(anonymous, file-backed) resident memory of this process, in MiB (/proc/self/status)."""
+    parts = {"RssAnon:": math.nan, "RssFile:": math.nan}
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            key, *value = line.split()
+            if key in parts:
+                parts[key] = int(value[0]) / 1024
+    return parts["RssAnon:"], parts["RssFile:"]
 
 
 def wait_for(condition: Callable[[], object], timeout_s: float, what: str, step_s: float = 0.01) -> float:

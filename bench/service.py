@@ -111,15 +111,17 @@ def start_service(
     updates: Updates,
     timeout_s: float = 60.0,
     on_observation: Callable[[Observation], None] | None = None,
+    inline: bool = False,
 ) -> tuple[Service, float]:
     """Register `actives`, start the service and wait until each has ticked; (service, start-up seconds).
 
     Start-up runs from just before `Service.start()` to the first update of the last active contract.
     `on_observation` (if given) sees every observation the lake writer accepts, from the start.
+    `inline`: `updates` is an inline `on_update` handler (in the network thread) instead of a queued one.
     """
     register(settings, actives)
     service = Service(settings)
-    service.on_update(updates)
+    service.on_update(updates, inline=inline)
     if on_observation is not None:
         service.on_observation(on_observation)
     started = time.monotonic()

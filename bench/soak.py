@@ -33,7 +33,7 @@ import pyarrow as pa
 from deltalake import DeltaTable
 
 from bench import soak_report
-from bench.common import rss_mib, wait_for
+from bench.common import malloc_mib, rss_mib, rss_parts_mib, wait_for
 from bench.service import register, settings_for
 from bench.simproc import SimProcess
 from possync import Service
@@ -88,6 +88,7 @@ def _files(root: Path) -> tuple[int, int]:
 
 def _sample(service: Service, sim: SimProcess, lake: Path, acked: Acknowledged, t_s: float) -> dict:
     status = service.status()
+    used, kept = malloc_mib()
     tables = [lake / name for name in ("position_updates", "position_queue", "active_strategies")]
     lake_files = [_files(table) for table in tables]
     return {
@@ -109,6 +110,9 @@ def _sample(service: Service, sim: SimProcess, lake: Path, acked: Acknowledged, 
         "streaming": _streaming(status),
         "restarts": status.supervision.restarts,
         "degraded": len(status.degraded),
+        "rss_anon_mib": round(rss_parts_mib()[0], 1),
+        "malloc_used_mib": round(used, 1),
+        "malloc_free_mib": round(kept, 1),
     }
 
 

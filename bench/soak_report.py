@@ -8,6 +8,7 @@ per series, with the warm-up shaded.
 """
 
 import csv
+import math
 import sys
 from pathlib import Path
 
@@ -16,9 +17,11 @@ COLUMNS = [
     "t_s", "rss_mib", "arrow_mib", "threads", "fds", "lake_files", "lake_mib", "journal_kib",
     "commit_p50_ms", "commit_p99_ms", "rows_acked", "rows_written", "pending_rows", "lines",
     "gateway_lines", "streaming", "restarts", "degraded",
+    "rss_anon_mib", "malloc_used_mib", "malloc_free_mib",
 ]  # fmt: skip
+"""Columns after `degraded` are absent from soaks before 2026-12-02 evening (read as NaN)."""
 PANELS = [
-    ("memory (MiB)", ["rss_mib", "arrow_mib"]),
+    ("memory (MiB)", ["rss_mib", "rss_anon_mib", "malloc_used_mib", "malloc_free_mib", "arrow_mib"]),
     ("threads and FDs", ["threads", "fds"]),
     ("lake files", ["lake_files"]),
     ("lake and journal size", ["lake_mib", "journal_kib"]),
@@ -32,7 +35,8 @@ PANELS = [
 def load(path: Path) -> list[dict[str, float]]:
     """The samples of a soak CSV."""
     with path.open(newline="") as source:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(source)]
+        rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(source)]
+    return [{key: row.get(key, math.nan) for key in COLUMNS} for row in rows]
 
 
 def slope_per_hour(samples: list[dict[str, float]], key: str) -> float:
@@ -65,6 +69,11 @@ def _mean_halves(samples: list[dict[str, float]], key: str) -> str:
     return f"{early:,.1f} → {late:,.1f}"
 
 
+def _slope(samples: list[dict[str, float]], key: str) -> str:
+    slope = slope_per_hour(samples, key)
+    return "not sampled" if math.isnan(slope) else f"{slope:+.2f} MiB/h"
+
+
 def summary(samples: list[dict[str, float]]) -> list[tuple[str, str]]:
     """(figure, value) pairs over the samples after the warm-up."""
     after = [s for s in samples if s["t_s"] >= WARMUP_S] or samples
@@ -79,6 +88,8 @@ def summary(samples: list[dict[str, float]]) -> list[tuple[str, str]]:
         ("lake files, last hour", _span(last_hour, "lake_files")),
         ("lake MiB, last hour", _span(last_hour, "lake_mib")),
         ("Arrow pool after warm-up", f"{_span(after, 'arrow_mib')} MiB"),
+        ("glibc malloc in use, slope after warm-up", _slope(after, "malloc_used_mib")),
+        ("glibc malloc free but kept, slope after warm-up", _slope(after, "malloc_free_mib")),
         ("threads after warm-up", _span(after, "threads")),
         ("FDs after warm-up", _span(after, "fds")),
         ("lake files after warm-up", _span(after, "lake_files")),

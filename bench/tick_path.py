@@ -5,7 +5,10 @@ ticks, both stamping receipt with `time.monotonic()` (the simulator stamps the s
 - bare ib_insync (the ceiling): a hand-written script on its own thread and loop, 100 `reqMktData`, a
   `pendingTickersEvent` handler reporting each change of a contract's market price;
 - possync: the whole service (`possync.Service`, lake writer included), 100 activated contracts, an
-  `on_update` handler (the stream feeds report each change of market price the same way).
+  `on_update` handler (the stream feeds report each change of market price the same way), run twice:
+  queued (the default: the handler runs in the update dispatcher's thread) and inline
+  (`on_update(..., inline=True)`: the handler runs in the network thread right after the read, as the
+  bare client's does).
 How an update is paired with the tick that caused it is in `bench/ticks.py`.
 
 For each receiver the simulator's rate is raised step by step (`--rates`, ticks/s per stream). A step is
@@ -44,9 +47,10 @@ if __package__ in (None, ""):  # run as a file: `python bench/x.py`
 import ib_insync
 import msgspec
 
-from bench.common import Report, Table, Target, bench_main, ms, num, percentile, ratio, wait_for
+from bench.common import Report, bench_main, percentile, wait_for
 from bench.service import Updates, settings_for, start_service
 from bench.simproc import SimProcess
+from bench.tick_report import LATENCY_WINDOWS, report
 from bench.ticks import change_points, latencies
 from possync.actors.names import CONNECTION, LAKE_WRITER
 from possync.simulator import SimulatorConfig
@@ -58,10 +62,6 @@ DRAIN_S = 0.3
 GROWTH_LIMIT_S = 0.005
 LAG_LIMIT_S = 0.050
 INBOX_GROWTH_LIMIT = 1000
-TARGET_ADDED_P99_S = 0.001
-TARGET_RATE_RATIO = 0.9
-"""#15's targets (with the richer rows): p99 added latency < 1 ms, sustained rate ≥ 0.9x the bare client."""
-LATENCY_WINDOWS = 3
 FULL_RATES = "10,25,50,100,150,200,300,400,600,800,1000"
 
 
@@ -72,6 +72,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="measuring window per step")
     parser.add_argument("--latency-seconds", type=float, default=6.0, help="window of the first step")
     parser.add_argument("--full", action="store_true", help=f"rates {FULL_RATES}, 10 s per step, 30 s first")
+    parser.add_argument(
+        "--switch-interval-ms",
+        type=float,
+        default=0.0,
+        help="sys.setswitchinterval for this process (the receivers' threads); 0: Python's default (5 ms)",
+    )
 
 
 @dataclass
@@ -251,8 +257,11 @@ def bare_steps(sim: SimProcess, conids: list[int], rates: list[float], seconds: 
         wait_for(lambda: sim.stats().subscriptions == 0, 10, "bare client's lines freed")
 
 
-def possync_steps(sim: SimProcess, rates: list[float], streams: int, seconds: list[float]) -> list[Step]:
-    """possync's steps, up to the first unstable one; `inbox`: the deepest actor inbox on the tick path."""
+def possync_steps(
+    sim: SimProcess, rates: list[float], streams: int, seconds: list[float], inline: bool = False
+) -> list[Step]:
+    """possync's steps, up to the first unstable one; `inbox`: the deepest actor inbox on the tick path.
+    `inline`: the handler is an inline one (network thread), else queued (update dispatcher)."""
     positions = sim.positions()[:streams]
     updates = Updates()
     with tempfile.TemporaryDirectory(prefix="bench-ticks-") as directory:
@@ -260,7 +269,7 @@ def possync_steps(sim: SimProcess, rates: list[float], streams: int, seconds: li
         settings = settings_for(sim.port, Path(directory), streams)
         every_change = msgspec.structs.replace(settings.streams, min_row_interval_s=0.0)
         settings = msgspec.structs.replace(settings, streams=every_change)
-        service, _ = start_service(settings, positions, updates)
+        service, _ = start_service(settings, positions, updates, inline=inline)
         try:
             names = [CONNECTION, LAKE_WRITER] + [f"stream-{p.conid}" for p in positions]
 
@@ -276,6 +285,8 @@ def possync_steps(sim: SimProcess, rates: list[float], streams: int, seconds: li
 
 def run(args: argparse.Namespace) -> Report:
     """Both receivers through every step (burst), then the first step again with spread ticks."""
+    if args.switch_interval_ms:
+        sys.setswitchinterval(args.switch_interval_ms / 1000)
     rates = [float(r) for r in (FULL_RATES if args.full else args.rates).split(",")]
     window = 10.0 if args.full else args.seconds
     seconds = [30.0 if args.full else args.latency_seconds] + [window] * (len(rates) - 1)
@@ -287,123 +298,14 @@ def run(args: argparse.Namespace) -> Report:
         with SimProcess(config) as sim:
             conids = [p.conid for p in sim.positions()[: args.streams]]
             bare = bare_steps(sim, conids, pattern_rates, seconds[: len(pattern_rates)])
-            sim.set_tick_hz(rates[0])
-            ours = possync_steps(sim, pattern_rates, args.streams, seconds[: len(pattern_rates)])
-        results[pattern] = (bare, ours)
-    return _report(args.streams, seconds[0], results)
-
-
-def _report(streams: int, seconds: float, results: dict[str, tuple[list[Step], list[Step]]]) -> Report:
-    bare, ours = results["burst"]
-    latency = Table(
-        f"Tick → handler latency, {streams} streams x {bare[0].tick_hz:g} ticks/s, {seconds:g} s window each",
-        [
-            "ticks",
-            "receiver",
-            "updates",
-            "p50 ms",
-            "p99 ms",
-            "p99 per window ms",
-            "max ms",
-            "added p50 ms",
-            "added p99 ms",
-        ],
-    )
-    added: dict[str, float] = {}
-    for pattern, (b, o) in results.items():
-        added[pattern] = o[0].p99 - b[0].p99
-        for name, step in (("bare ib_insync (ceiling)", b[0]), ("possync on_update", o[0])):
-            mine = step is o[0]
-            latency.rows.append(
-                [
-                    pattern,
-                    name,
-                    len(step.latencies),
-                    ms(step.p(0.5)),
-                    ms(step.p99),
-                    " / ".join(ms(p99) for p99 in step.window_p99s),
-                    ms(max(step.latencies, default=math.nan)),
-                    ms(o[0].p(0.5) - b[0].p(0.5)) if mine else "-",
-                    ms(added[pattern]) if mine else "-",
-                ]
-            )
-    unpaired = sum(step.unmatched for b, o in results.values() for step in (b[0], o[0]))
-    latency.notes += [
-        f"burst: all {streams} ticks of a cycle in one write; spread: one stream's tick per write, evenly "
-        "spaced over the cycle (simulator tick_slots)",
-        f"p99 = the median of the {LATENCY_WINDOWS} windows' p99 (a stall of the shared machine spoils one "
-        "window, not the figure); added = possync - bare, same simulator, same clock, one after the other; "
-        f"updates not paired with a sent tick: {unpaired}",
-    ]
-    steps = Table(
-        "Rate steps, burst ticks (stable = no backlog grows)",
-        [
-            "ticks/s per stream",
-            "receiver",
-            "sent ticks/s",
-            "updates/s",
-            "p50 ms",
-            "p99 ms",
-            "lag growth ms",
-            "deepest inbox (growth)",
-            "stable",
-        ],
-    )
-    ours_by_rate = {step.tick_hz: step for step in ours}
-    for b in bare:
-        o = ours_by_rate.get(b.tick_hz)
-        for name, step in (("bare", b), ("possync", o)):
-            if step is None:
-                steps.rows.append([f"{b.tick_hz:g}", name, "not run: unstable at a lower rate", *["-"] * 6])
-                continue
-            steps.rows.append(
-                [
-                    f"{step.tick_hz:g}",
-                    name,
-                    num(step.sent_per_s),
-                    num(step.updates_per_s),
-                    ms(step.p(0.5)),
-                    ms(step.p99),
-                    ms(step.growth_s),
-                    f"{step.inbox} ({step.inbox_growth:+}) {step.deepest if step.inbox else ''}"
-                    if name == "possync"
-                    else "-",
-                    "yes" if step.stable else "**no**",
-                ]
-            )
-    bare_max = max((s.sent_per_s for s in bare if s.stable), default=0.0)
-    ours_max = max((s.sent_per_s for s in ours if s.stable), default=0.0)
-    steps.notes.append(
-        f"sustained: bare {num(bare_max)} ticks/s, possync {num(ours_max)} ticks/s = "
-        f"{ratio(ours_max, bare_max)} of bare"
-    )
-    top = bare[-1]
-    if top.stable:
-        steps.notes.append(
-            f"bare is stable at the top step, where the simulator itself managed {num(top.sent_per_s)} of "
-            f"{num(top.tick_hz * streams)} ticks/s: the bare client's ceiling is at least that"
-        )
-    return Report(
-        "1. Tick path",
-        [latency, steps],
-        [
-            *(
-                Target(
-                    f"p99 added latency, {pattern}",
-                    f"< 1 ms at {streams} x {bare[0].tick_hz:g} ticks/s",
-                    f"{ms(value)} ms",
-                    value < TARGET_ADDED_P99_S,
+            runs = [bare]
+            for inline in (False, True):
+                sim.set_tick_hz(rates[0])
+                runs.append(
+                    possync_steps(sim, pattern_rates, args.streams, seconds[: len(pattern_rates)], inline)
                 )
-                for pattern, value in added.items()
-            ),
-            Target(
-                "sustained rate",
-                f"≥ {TARGET_RATE_RATIO}x bare",
-                f"{ratio(ours_max, bare_max)} ({num(ours_max)} vs {num(bare_max)} ticks/s)",
-                bare_max > 0 and ours_max >= TARGET_RATE_RATIO * bare_max,
-            ),
-        ],
-    )
+        results[pattern] = tuple(runs)
+    return report(args.streams, seconds[0], results)
 
 
 if __name__ == "__main__":

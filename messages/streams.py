@@ -4,6 +4,7 @@ The StreamSupervisor also accepts `ContractActivated`, `ContractDeactivated` and
 `messages.routing`; each StreamActor also accepts the slot and connection messages addressed to it.
 """
 
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 
 import msgspec
@@ -39,6 +40,16 @@ class Updates(msgspec.Struct, frozen=True):
     """Connection → update dispatcher (`UPDATES`): the observations the feeds made, for the handlers."""
 
     rows: tuple[Observation, ...]
+
+
+Deliver = Callable[[Sequence[Observation]], bool]
+"""What a producer of streamed observations calls first (`StreamHandlers.deliver`: the inline handlers);
+True: tell them to the update dispatcher in `Updates` too."""
+
+
+def deliver_all(observations: Sequence[Observation]) -> bool:
+    """The `Deliver` of a tree without inline handlers: every observation goes to the dispatcher."""
+    return True
 
 
 class GetStreamStatus(msgspec.Struct, frozen=True):

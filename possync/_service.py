@@ -145,14 +145,16 @@ class Service:
 
     # --- callbacks ---
 
-    def on_update(self, callback: Callable[[Observation], None]) -> Callable[[], None]:
+    def on_update(self, callback: Callable[[Observation], None], inline: bool = False) -> Callable[[], None]:
         """Call `callback(observation)` for each streamed observation; returns the function that removes it.
 
         Update callbacks run one at a time, in the order the observations were made, in the session's
         update dispatcher: keep them quick (hand work to a queue or an actor of yours). An exception in
-        one is logged and skipped.
+        one is logged and skipped. `inline=True`: run it where the observation is made instead (for a
+        tick, the gateway's network thread, right after the read): no thread hop, so the least latency,
+        but it must never block nor wait on this service, as it holds up every stream meanwhile.
         """
-        return self._updates.add(callback)
+        return self._updates.add(callback, inline=inline)
 
     def on_observation(self, callback: Callable[[Observation], None]) -> Callable[[], None]:
         """Call `callback(observation)` for every observation the lake accepts (stream, poll, reconcile).

@@ -9,7 +9,7 @@ Receives: Subscribe, Unsubscribe, Resubscribe (streams; Unsubscribe also from a 
 Sends:    SlotRefused, ReleaseSlot → SLOT_ALLOCATOR; PositionChanged → QUEUE; Updates → UPDATES;
           SubscriptionFailed, FeedSuspect, VerifyStream → the subscribed stream; SnapshotsTaken → the
           poller; ContractDescribed → the asker; position changes to a streamed contract's feed
-          (`TickSink` calls, not messages).
+          (`TickSink` calls, not messages); observations to the inline update handlers (`Deliver`).
 Owns:     the IbSession (its loop thread and socket; closed by a lease on every exit path), the market-data
           subscriptions (one per line a stream holds, with its feed), the positions by contract, and the
           1100 grace and hung timers; through the session, the P&L subscriptions (`_pnl`; again on 1101).
@@ -72,7 +72,7 @@ from possync.messages.poller import PositionsRequest
 from possync.messages.routing import PositionChanged
 from possync.messages.slots import ReleaseSlot, SlotLease, SlotRefused
 from possync.messages.snapshots import Snapshot, SnapshotsOver, SnapshotsTaken, TakeSnapshots
-from possync.messages.streams import Updates
+from possync.messages.streams import Deliver, Updates, deliver_all
 from possync.supervisors import BurstLog, ChildContext, SupervisedActor, tell_quietly
 
 CLIENT_ID_TRIES = 8
@@ -112,11 +112,13 @@ class ConnectionActor(SupervisedActor):
         silence_s: float = 0.0,
         delayed_fallback: bool = False,
         pnl: PnlSettings | None = None,
+        deliver: Deliver = deliver_all,
     ) -> None:
         """`silence_s` > 0: after that long without any data from the gateway, the streams are suspect.
         `delayed_fallback`: ask for delayed data where live is not permitted (`_market_data`). `pnl`: the
-        P&L channel's settings (off when None)."""
+        P&L channel's settings (off when None). `deliver`: the inline update handlers (`Deliver`)."""
         super().__init__(ctx)
+        self._deliver = deliver
         self._data_type = connection_type(settings.market_data_type, delayed_fallback)
         self._refusals: dict[int, int] = {}  # by code, this session
         self._pnl = pnl if pnl is not None and pnl.enabled else PnlSettings(max_subscriptions=0)
@@ -311,8 +313,8 @@ class ConnectionActor(SupervisedActor):
             tell_by_name(self.ctx, QUEUE, position)
 
     def _updates(self, rows: tuple[Observation, ...]) -> None:
-        """Hand streamed observations to the update dispatcher (any thread: it only tells)."""
-        if rows:
+        """Streamed observations to the inline handlers, then the update dispatcher (any thread)."""
+        if rows and self._deliver(rows):
             tell_by_name(self.ctx, UPDATES, Updates(rows))
 
     def _hand_to_queue(self, conid: int) -> None:

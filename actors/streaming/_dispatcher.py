@@ -2,13 +2,15 @@
 
 Receives: Updates (connection: the observations of a read's ticks from its session's loop thread, of a
           position change from its own thread).
-Sends:    nothing to other actors; each observation to the `StreamHandlers` (the facade's `on_update`).
-Owns:     no state; the handlers are the service's (it adds and removes them), they only run here.
+Sends:    nothing to other actors; each observation to the queued `StreamHandlers` (the facade's
+          `on_update`; inline ones were called by the producer before it told this actor).
+Owns:     no state; the handlers are the service's (it adds and removes them), queued ones only run here.
 
 The feeds turn ticks and position changes into observations where they arrive, and the connection tells
-them here in `Updates` at once; the dispatcher calls the handlers one observation at a time, in arrival
-order, so handlers never run concurrently with each other and a slow one delays only the handlers, never
-the gateway's network loop or the lake.
+them here in `Updates` at once (not at all when every handler is inline: `StreamHandlers.deliver`); the
+dispatcher calls the handlers one observation at a time, in arrival order, so handlers never run
+concurrently with each other and a slow one delays only the handlers, never the gateway's network loop
+or the lake.
 """
 
 from typing import Any

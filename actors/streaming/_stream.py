@@ -61,12 +61,14 @@ from possync.messages.routing import ActiveContract, Dequeue, Enqueue
 from possync.messages.slots import AcquireSlot, DemoteSlot, ReleaseSlot, SlotGranted, SlotLease, SlotQueued
 from possync.messages.streams import (
     CheckSilence,
+    Deliver,
     GetStreamStatus,
     RetryLine,
     StreamState,
     StreamStatus,
     Updates,
     WriteObservations,
+    deliver_all,
 )
 from possync.supervisors import ChildContext, Lease, SupervisedActor
 
@@ -94,6 +96,8 @@ class StreamTemplate:
     competing_retry_max_s: float = 300.0
     min_row_interval_s: float = 0.0
     """At most one row per this many seconds per line (`StreamFeed`); 0: a row for every change."""
+    deliver: Deliver = deliver_all
+    """The inline update handlers, called before the dispatcher is told (`StreamHandlers.deliver`)."""
 
 
 def _give_back(ctx: ChildContext, lease: SlotLease) -> None:
@@ -102,9 +106,9 @@ def _give_back(ctx: ChildContext, lease: SlotLease) -> None:
     tell_by_name(ctx, SLOT_ALLOCATOR, ReleaseSlot(lease))
 
 
-def _dispatch(ctx: ChildContext, rows: tuple[Observation, ...]) -> None:
+def _dispatch(ctx: ChildContext, deliver: Deliver, rows: tuple[Observation, ...]) -> None:
     """Observations the feed made outside a tick go to the update handlers too."""
-    if rows:
+    if rows and deliver(rows):
         tell_by_name(ctx, UPDATES, Updates(rows))
 
 
@@ -293,7 +297,8 @@ class StreamActor(SupervisedActor):
     def _write(self) -> None:
         """Hand the feeds' observations to the lake writer in one message (kept for later if it is down)."""
         if self._feed is not None:
-            _dispatch(self.ctx, self._feed.flush_due())  # a coalesced change no later tick observed
+            # a coalesced change no later tick observed
+            _dispatch(self.ctx, self._template.deliver, self._feed.flush_due())
         feeds = [*self._old_feeds, self._feed] if self._feed is not None else self._old_feeds
         for feed in feeds:
             self._unwritten += feed.take_rows()

@@ -67,7 +67,9 @@ def test_the_acceptance_scenario_inside_a_host_process(
     observed: list[Observation] = []
 
     service = Service(as_settings(sections), http_port=0)
+    inline: list[tuple[str, Observation]] = []
     service.on_update(streamed.append)
+    service.on_update(lambda o: inline.append((threading.current_thread().name, o)), inline=True)
     service.on_observation(observed.append)
     with service:
         status = wait_until(lambda: _settled(service, sim, active), WAIT_S, message="20 streaming")
@@ -81,6 +83,8 @@ def test_the_acceptance_scenario_inside_a_host_process(
         wait_until(lambda: rows_for_every_conid(root, active, polled), WAIT_S, message="rows for all 200")
         assert {o.contract.conid for o in streamed} == active
         assert {o.source for o in streamed} == {Source.STREAM}
+        assert {id(o) for o in streamed} <= {id(o) for _, o in inline}  # inline first, then queued
+        assert any(name.endswith("-ib-loop") for name, _ in inline)  # ticks: in the network thread
         assert {o.source for o in observed} >= {Source.STREAM, Source.POLL}
 
         extra, dropped = positions[ACTIVE].conid, positions[0].conid
