@@ -20,7 +20,7 @@ if __package__ in (None, ""):  # run as a file: `python bench/__main__.py`
 
 from bench.common import LoadMeter, Report, targets_table
 
-BENCHMARKS = ("tick_path", "lake_writes", "lake_s3", "recovery", "scale", "supervision")
+BENCHMARKS = ("tick_path", "lake_writes", "lake_s3", "latest_read", "recovery", "scale", "supervision")
 FULL = {
     "tick_path": ["--full"],
     "lake_writes": ["--seconds", "600"],

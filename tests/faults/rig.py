@@ -56,6 +56,9 @@ class Rig:
     root: Path
     active: set[int]
     acknowledged: Acknowledged = field(default_factory=Acknowledged)
+    streamed: list[int] = field(default_factory=lambda: [0])
+    """Streamed updates a queued `on_update` handler got (as an embedding bot's would: the dispatcher is
+    only told when some handler is queued)."""
     events: list[SupervisionEvent] = field(default_factory=list)
     leftovers: Leftovers = field(default_factory=Leftovers)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -71,6 +74,7 @@ class Rig:
             sim, Service(msgspec.convert(sections, Settings), http_port=0), root, {p.conid for p in chosen}
         )
         rig.service.on_observation(rig.acknowledged)
+        rig.service.on_update(rig._count_update)
         rig.service.tree.events.subscribe(rig._record)
         rig.service.start()
         try:
@@ -79,6 +83,9 @@ class Rig:
             rig.service.stop()
             raise
         return rig
+
+    def _count_update(self, observation: Any) -> None:
+        self.streamed[0] += 1
 
     def _record(self, event: SupervisionEvent) -> None:
         with self._lock:
