@@ -2,7 +2,7 @@
 
 A `position_updates` table of `--rows` streamed option rows over `--keys` (account, conid) keys, written in
 batches of 50,000 (a few days of a busy service: the soak wrote 1.3 M rows an hour). Each read runs in a
-fresh child process, so its peak RSS (`ru_maxrss`) is its own:
+fresh child process, so its peak RSS (`VmHWM`: ru_maxrss would carry the parent's over) is its own:
 - `LatestPositions(lake).refresh()`: today's query (`_LATEST_SQL`: the newest event_ts per key by an
   aggregate, then a hash join);
 - the baseline: the query before it, a `row_number()` window over every row of the table.
@@ -36,15 +36,15 @@ SELECT * FROM (
 """
 """The read before 2026-12-02 evening: a window over the whole history."""
 _CHILD = """
-import json, resource, sys, time
+import json, sys, time
 from possync.actors.lake import _positions
 from possync.actors.lake._positions import LatestPositions
 if sys.argv[2] == "window":
     _positions._LATEST_SQL = sys.argv[3]
 started = time.perf_counter()
 keys = len(LatestPositions(sys.argv[1]).refresh()) if sys.argv[2] != "none" else 0
-print(json.dumps({"keys": keys, "s": time.perf_counter() - started,
-                  "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({"keys": keys, "s": time.perf_counter() - started, "peak_mib": int(hwm.split()[1]) / 1024}))
 """
 TARGET_PEAK_RATIO = 0.5
 """The read this session's fix is for must peak at most half the window's memory on the default history."""

@@ -40,7 +40,7 @@ ON (s.account IS NOT DISTINCT FROM newest.account)
 """
 """Each key's rows at its newest event_ts: an aggregate over three columns, then a hash join whose build side
 is one row per key, so memory follows the number of positions, not the table's history (a window function
-sorted every row: 1.6 GB and 2.9 s for 3 M rows, against 0.2 GB and 0.3 s; bench/RESULTS.md, soak)."""
+sorted every row: a 1.6 GB peak and 4.9 s for 3 M rows, against 0.23 GB and 0.6 s; `bench.latest_read`)."""
 
 
 def _observation(row: dict) -> Observation:
