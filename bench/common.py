@@ -161,16 +161,21 @@ class ProcessSampler:
             self.threads.append(threading.active_count())
 
 
+def _status_kib(*keys: str) -> dict[str, float]:
+    """Fields of /proc/self/status in KiB (NaN for each one that is not there, or without procfs)."""
+    found = dict.fromkeys(keys, math.nan)
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            key, *value = line.split()
+            if key in found:
+                found[key] = float(value[0])
+    return found
+
+
 def rss_mib() -> float:
     """This process's resident memory now, in MiB (from /proc/self/status; peak RSS elsewhere)."""
-    try:
-        status = Path("/proc/self/status").read_text()
-    except OSError:  # no procfs: the peak is the best there is
-        status = ""
-    for line in status.splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss = _status_kib("VmRSS:")["VmRSS:"]
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 if math.isnan(rss) else rss / 1024
 
 
 class _MallInfo2(ctypes.Structure):
@@ -198,13 +203,8 @@ def malloc_mib() -> tuple[float, float]:
 
 def rss_parts_mib() -> tuple[float, float]:
     """(anonymous, file-backed) resident memory of this process, in MiB (/proc/self/status)."""
-    parts = {"RssAnon:": math.nan, "RssFile:": math.nan}
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            key, *value = line.split()
-            if key in parts:
-                parts[key] = int(value[0]) / 1024
-    return parts["RssAnon:"], parts["RssFile:"]
+    parts = _status_kib("RssAnon:", "RssFile:")
+    return parts["RssAnon:"] / 1024, parts["RssFile:"] / 1024
 
 
 def wait_for(condition: Callable[[], object], timeout_s: float, what: str, step_s: float = 0.01) -> float:

@@ -3,14 +3,13 @@ ticks the gateway's network thread — never two at once, in order, and the same
 handlers get."""
 
 import threading
-import time
 from collections.abc import Callable
 
 import pytest
 
 from possync.actors.streaming._handlers import StreamHandlers
 from possync.messages.domain import Contract, Observation, Source, utc_now
-from tests.helpers import captured_log, wait_until
+from tests.helpers import captured_log, holds_throughout, wait_until
 from tests.streaming.support import Harness
 
 AAPL = Contract(265598, "AAPL", "STK")
@@ -39,37 +38,46 @@ def test_deliver_calls_inline_handlers_in_the_calling_thread_and_says_whether_to
 
 
 @pytest.mark.timeout(10)
-def test_inline_handlers_never_run_at_once_and_a_failing_one_is_logged_and_skipped() -> None:
+def test_an_inline_handler_running_in_one_thread_holds_back_a_second_producer() -> None:
     handlers = StreamHandlers()
-    running = {"now": 0, "most": 0}
-    seen: list[Observation] = []
+    entered = threading.Event()
+    go_on = threading.Event()
+    seen: list[tuple[str, float]] = []
 
-    def slowish(observation: Observation) -> None:
-        running["now"] += 1
-        running["most"] = max(running["most"], running["now"])
-        time.sleep(0.001)  # widen the window in which a second call would overlap
-        seen.append(observation)
-        running["now"] -= 1
+    def blocking(observation: Observation) -> None:
+        seen.append((observation.account, observation.position))
+        entered.set()
+        go_on.wait(5)
+
+    handlers.add(blocking, inline=True)
+    first = threading.Thread(target=handlers.deliver, args=([row(1, "DU1")],))
+    second = threading.Thread(target=handlers.deliver, args=([row(2, "DU2"), row(3, "DU2")],))
+    first.start()
+    wait_until(entered.is_set, 5, message="the first producer's call is running")
+    second.start()
+    holds_throughout(lambda: seen == [("DU1", 1.0)], 0.2, "no second call while the first one runs")
+
+    go_on.set()
+    first.join(5)
+    second.join(5)
+    assert seen == [("DU1", 1.0), ("DU2", 2.0), ("DU2", 3.0)]  # then the second producer's, in its order
+
+
+@pytest.mark.timeout(10)
+def test_a_failing_inline_handler_is_logged_and_skipped() -> None:
+    handlers = StreamHandlers()
+    seen: list[Observation] = []
 
     def failing(observation: Observation) -> None:
         raise RuntimeError("handler bug")
 
     handlers.add(failing, inline=True)
-    handlers.add(slowish, inline=True)
-    producers = [
-        threading.Thread(target=lambda n=n: [handlers.deliver([row(i, f"DU{n}")]) for i in range(20)])
-        for n in range(4)
-    ]
+    handlers.add(seen.append, inline=True)
     with captured_log("ERROR") as lines:
-        for producer in producers:
-            producer.start()
-        for producer in producers:
-            producer.join(5)
+        handlers.deliver([row(1), row(2)])
 
-    assert running["most"] == 1
-    for n in range(4):  # each producer's order kept
-        assert [o.position for o in seen if o.account == f"DU{n}"] == [float(i) for i in range(20)]
-    assert len(lines) == 80
+    assert [o.position for o in seen] == [1.0, 2.0]
+    assert len(lines) == 2
     assert all(line.startswith("stream handler") and "failed on conid 265598" in line for line in lines)
 
 
