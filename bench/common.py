@@ -9,8 +9,10 @@ import contextlib
 import ctypes
 import math
 import os
+import re
 import resource
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -199,6 +201,26 @@ def malloc_mib() -> tuple[float, float]:
     mallinfo2.restype = _MallInfo2
     info = mallinfo2()
     return (info.uordblks + info.hblkhd) / 2**20, info.fordblks / 2**20
+
+
+def pymalloc_mib() -> float:
+    """MiB in Python's small-object arenas (pymalloc maps them itself: outside glibc's figures).
+
+    Read from `sys._debugmallocstats()`, which prints to the C stderr: fd 2 goes to a file meanwhile (a
+    line another thread writes to stderr in that millisecond goes there too). NaN where it says nothing.
+    """
+    with tempfile.TemporaryFile("w+") as out:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        try:
+            os.dup2(out.fileno(), 2)
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        out.seek(0)
+        match = re.search(r"arenas \* \d+ bytes/arena\s+=\s+([\d,]+)", out.read())
+    return int(match.group(1).replace(",", "")) / 2**20 if match else math.nan
 
 
 def rss_parts_mib() -> tuple[float, float]:

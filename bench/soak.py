@@ -33,11 +33,12 @@ import pyarrow as pa
 from deltalake import DeltaTable
 
 from bench import soak_report
-from bench.common import malloc_mib, rss_mib, rss_parts_mib, wait_for
+from bench.common import malloc_mib, pymalloc_mib, rss_mib, rss_parts_mib, wait_for
 from bench.service import register, settings_for
 from bench.simproc import SimProcess
 from possync import Service
 from possync.actors.lake import POSITION_UPDATES, query
+from possync.config import Settings
 from possync.messages.domain import Observation
 from possync.messages.status import ServiceStatus
 from possync.simulator import DemoPosition, SimulatorConfig
@@ -113,6 +114,7 @@ def _sample(service: Service, sim: SimProcess, lake: Path, acked: Acknowledged, 
         "rss_anon_mib": round(rss_parts_mib()[0], 1),
         "malloc_used_mib": round(used, 1),
         "malloc_free_mib": round(kept, 1),
+        "pymalloc_mib": round(pymalloc_mib(), 1),
     }
 
 
@@ -121,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     config = SimulatorConfig(positions=args.positions, max_lines=args.gateway_lines, tick_hz=args.tick_hz)
     with SimProcess(config) as sim, tempfile.TemporaryDirectory(prefix="possync-soak-") as tmp:
         positions = [p for p in sim.positions() if p.position]
-        settings = settings_for(sim.port, Path(tmp), args.streams)
+        memory = {"trim_interval_s": args.trim_interval_s}
+        settings = settings_for(sim.port, Path(tmp), args.streams, memory=memory)
         register(settings, positions[: args.streams])
         problems = _run(Service(settings), sim, positions, Path(settings.lake.root), args)
     summary = soak_report.report(args.csv, args.plot)
@@ -141,6 +144,7 @@ def _parser() -> argparse.ArgumentParser:
     add("--data-lost-every", type=float, default=900.0, help="a 1101 every N s")
     add("--move-every", type=float, default=60.0, help="a position change every N s")
     add("--sample-s", type=float, default=30.0)
+    add("--trim-interval-s", type=float, default=Settings().memory.trim_interval_s, help="0: no heap trim")
     add("--csv", type=Path, default=Path("soak.csv"), help="where the samples go")
     add("--plot", type=Path, default=Path("soak.png"), help="where the plot goes")
     return parser

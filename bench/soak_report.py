@@ -17,11 +17,15 @@ COLUMNS = [
     "t_s", "rss_mib", "arrow_mib", "threads", "fds", "lake_files", "lake_mib", "journal_kib",
     "commit_p50_ms", "commit_p99_ms", "rows_acked", "rows_written", "pending_rows", "lines",
     "gateway_lines", "streaming", "restarts", "degraded",
-    "rss_anon_mib", "malloc_used_mib", "malloc_free_mib",
+    "rss_anon_mib", "malloc_used_mib", "malloc_free_mib", "pymalloc_mib",
 ]  # fmt: skip
-"""Columns after `degraded` are absent from soaks before 2026-12-02 evening (read as NaN)."""
+"""Columns after `degraded` are absent from soaks before 2026-12-02 evening, `pymalloc_mib` from soaks
+before 2026-12-03 (read as NaN)."""
 PANELS = [
-    ("memory (MiB)", ["rss_mib", "rss_anon_mib", "malloc_used_mib", "malloc_free_mib", "arrow_mib"]),
+    (
+        "memory (MiB)",
+        ["rss_mib", "rss_anon_mib", "malloc_used_mib", "malloc_free_mib", "pymalloc_mib", "arrow_mib"],
+    ),
     ("threads and FDs", ["threads", "fds"]),
     ("lake files", ["lake_files"]),
     ("lake and journal size", ["lake_mib", "journal_kib"]),
@@ -84,12 +88,14 @@ def summary(samples: list[dict[str, float]]) -> list[tuple[str, str]]:
         ("RSS after warm-up", f"{_span(after, 'rss_mib')} MiB"),
         ("RSS slope after warm-up", f"{slope_per_hour(after, 'rss_mib'):+.2f} MiB/h"),
         ("RSS slope, last hour", f"{slope_per_hour(last_hour, 'rss_mib'):+.2f} MiB/h"),
+        ("anonymous RSS slope after warm-up", _slope(after, "rss_anon_mib")),
         ("RSS mean, 2nd half of the rest vs its 1st half", _mean_halves(after, "rss_mib")),
         ("lake files, last hour", _span(last_hour, "lake_files")),
         ("lake MiB, last hour", _span(last_hour, "lake_mib")),
         ("Arrow pool after warm-up", f"{_span(after, 'arrow_mib')} MiB"),
         ("glibc malloc in use, slope after warm-up", _slope(after, "malloc_used_mib")),
         ("glibc malloc free but kept, slope after warm-up", _slope(after, "malloc_free_mib")),
+        ("pymalloc arenas, slope after warm-up", _slope(after, "pymalloc_mib")),
         ("threads after warm-up", _span(after, "threads")),
         ("FDs after warm-up", _span(after, "fds")),
         ("lake files after warm-up", _span(after, "lake_files")),

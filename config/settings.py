@@ -126,6 +126,12 @@ class PnlSettings(Section):
     write_interval_s: Seconds = 5.0  # changed P&L values go to the lake this often (the latest per position)
 
 
+class MemorySettings(Section):
+    """The process's heap."""
+
+    trim_interval_s: NonNegativeSeconds = 60.0  # give freed heap pages back to the OS this often; 0: never
+
+
 class HttpSettings(Section):
     """The loopback status endpoint (/health, /status, /metrics, and POST /faults when `faults`)."""
 
@@ -177,3 +183,4 @@ class Settings(Section):
     registry: RegistrySettings = RegistrySettings()
     streams: StreamSettings = StreamSettings()
     pnl: PnlSettings = PnlSettings()
+    memory: MemorySettings = MemorySettings()

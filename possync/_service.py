@@ -12,6 +12,8 @@ The service is one isolated supervision tree: its actor names are its own, its m
 own, and it never stops a pykka actor it did not start, so two services and the host's own actors live
 side by side. It never configures logging: possync's loggers are disabled until the host enables them
 (`loguru.logger.enable("possync")`) or runs `possync.actors.service.configure_logging(settings.log)`.
+It does touch one process-wide thing: every `memory.trim_interval_s` it asks glibc to give freed heap
+pages back to the OS (`malloc_trim`; 0 turns it off), which changes nothing but the process's RSS.
 """
 
 from collections.abc import Callable
@@ -24,6 +26,7 @@ from possync.actors.gateway import OutageLog, load_client
 from possync.actors.names import REGISTRY
 from possync.actors.service import (
     History,
+    MemoryTrim,
     StatusEndpoint,
     StatusReport,
     fault_handler,
@@ -82,6 +85,7 @@ class Service:
         self._report = StatusReport(self.tree, self.settings)
         self._endpoint: StatusEndpoint | None = None
         self._history: History | None = None
+        self._memory: MemoryTrim | None = None
 
     # --- life ---
 
@@ -114,6 +118,8 @@ class Service:
         if self._endpoint is not None and self._history is not None:
             self._endpoint.start()
             self._history.start()
+        self._memory = MemoryTrim(self.settings.memory.trim_interval_s)
+        self._memory.start()
         return self
 
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
@@ -123,6 +129,9 @@ class Service:
         journal and is committed by the next start).
         """
         self._stop_endpoint()
+        if self._memory is not None:
+            self._memory.stop()
+            self._memory = None
         self.tree.stop(timeout_s)
 
     def __enter__(self) -> "Service":
