@@ -8,7 +8,7 @@ of its own: two trees in one process never collide.
 from collections import Counter
 from collections.abc import Callable, Iterator
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from possync.messages.status import ServiceStatus
@@ -94,9 +94,11 @@ def _streams_by_state(s: ServiceStatus) -> GaugeMetricFamily:
 
 
 def metrics_registry(status: Callable[[], ServiceStatus]) -> CollectorRegistry:
-    """A registry of its own holding the possync collector over `status`."""
+    """A registry of its own holding the possync collector over `status`, and the process's standard
+    metrics as `possync_process_*` (resident memory, open FDs, CPU seconds: prometheus_client's, Linux)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StatusCollector(status))
+    ProcessCollector(namespace="possync", registry=registry)
     return registry
 
 
