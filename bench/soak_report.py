@@ -1,7 +1,8 @@
 """The soak's CSV as figures and a plot: `python -m bench.soak_report soak.csv [soak.png]`.
 
 Figures over the samples after the warm-up (`WARMUP_S`, 20 minutes): the RSS slope (least squares, MiB
-per hour; target < 5; also over the last hour, and the mean of each half), threads, FDs and lake files as
+per hour; target < 5; also over the last hour, over the medians of 10-minute windows, and the mean of
+each half), threads, FDs and lake files as
 min..max, commit p99 in the first and the second
 half, rows acknowledged against rows written. The plot (matplotlib, the `bench` extra) draws one panel
 per series, with the warm-up shaded.
@@ -9,6 +10,7 @@ per series, with the warm-up shaded.
 
 import csv
 import math
+import statistics
 import sys
 from pathlib import Path
 
@@ -53,6 +55,20 @@ def slope_per_hour(samples: list[dict[str, float]], key: str) -> float:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var if var else 0.0
 
 
+def window_medians(
+    samples: list[dict[str, float]], key: str, window_s: float = 600.0
+) -> list[dict[str, float]]:
+    """The median of `key` per `window_s` of samples (at the window's middle): a transient peak caught by
+    one sample (a compaction's buffers, freed seconds later) moves a least-squares slope, not a median."""
+    windows: dict[int, list[dict[str, float]]] = {}
+    for sample in samples:
+        windows.setdefault(int(sample["t_s"] // window_s), []).append(sample)
+    return [
+        {"t_s": (index + 0.5) * window_s, key: statistics.median(s[key] for s in part)}
+        for index, part in sorted(windows.items())
+    ]
+
+
 def _span(samples: list[dict[str, float]], key: str) -> str:
     values = [s[key] for s in samples]
     return f"{min(values):,.0f}..{max(values):,.0f}" if values else "-"
@@ -88,6 +104,7 @@ def summary(samples: list[dict[str, float]]) -> list[tuple[str, str]]:
         ("RSS after warm-up", f"{_span(after, 'rss_mib')} MiB"),
         ("RSS slope after warm-up", f"{slope_per_hour(after, 'rss_mib'):+.2f} MiB/h"),
         ("RSS slope, last hour", f"{slope_per_hour(last_hour, 'rss_mib'):+.2f} MiB/h"),
+        ("RSS slope of 10-minute medians after warm-up", _slope(window_medians(after, "rss_mib"), "rss_mib")),
         ("anonymous RSS slope after warm-up", _slope(after, "rss_anon_mib")),
         ("RSS mean, 2nd half of the rest vs its 1st half", _mean_halves(after, "rss_mib")),
         ("lake files, last hour", _span(last_hour, "lake_files")),
