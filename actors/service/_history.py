@@ -14,6 +14,7 @@ from collections.abc import Callable
 import msgspec
 from loguru import logger
 
+from possync.actors.service._periodic import Periodic
 from possync.messages.status import ServiceStatus
 
 SAMPLE_EVERY_S = 1.0
@@ -38,7 +39,7 @@ class HistoryDocument(msgspec.Struct, frozen=True):
     samples: list[Sample]
 
 
-class History:
+class History(Periodic):
     """A ring of `Sample`s taken from `status()` every `interval_s` (see the module docstring)."""
 
     def __init__(
@@ -48,30 +49,18 @@ class History:
         size: int = SAMPLES,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__(interval_s, "possync-history")
         self._status = status
-        self._interval_s = interval_s
         self._clock = clock
         self._samples: deque[Sample] = deque(maxlen=size)
         self._lock = threading.Lock()
         self._last: tuple[float, dict[int, int], int] | None = None  # time, ticks by conid, rows written
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="possync-history", daemon=True)
-
-    def start(self) -> None:
-        """Sample in a daemon thread until `stop()`."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop sampling and join the thread (at most one status read away)."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(10)
 
     def document(self) -> HistoryDocument:
         """The samples so far, oldest first."""
         with self._lock:
             samples = list(self._samples)
-        return HistoryDocument(self._interval_s, list(Sample.__struct_fields__), samples)
+        return HistoryDocument(self.interval_s, list(Sample.__struct_fields__), samples)
 
     def record(self, status: ServiceStatus) -> None:
         """Add the sample of `status` (the first call only sets the baseline the next rates start from)."""
@@ -92,12 +81,12 @@ class History:
         with self._lock:
             self._samples.append(sample)
 
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval_s):
-            try:
-                self.record(self._status())
-            except Exception as error:  # a status read failed: skip this second, keep sampling
-                logger.debug("history: status read failed: {!r}", error)
+    def tick(self) -> None:
+        """Record one sample (a status read that fails skips this one)."""
+        try:
+            self.record(self._status())
+        except Exception as error:  # a status read failed: skip this second, keep sampling
+            logger.debug("history: status read failed: {!r}", error)
 
 
 def _grown(before: int, now: int) -> int:

@@ -15,11 +15,12 @@ heap on request for this reason). It is process-wide and harmless to other code;
 
 import ctypes
 import ctypes.util
-import threading
 import time
 from collections.abc import Callable
 
 from loguru import logger
+
+from possync.actors.service._periodic import Periodic
 
 
 def _malloc_trim() -> Callable[[], object] | None:
@@ -36,15 +37,13 @@ RELEASE = _malloc_trim()
 """Release the free heap pages of every arena (None: this C library cannot)."""
 
 
-class MemoryTrim:
+class MemoryTrim(Periodic):
     """Calls `release` every `interval_s` in a daemon thread until `stop()` (see the module docstring)."""
 
     def __init__(self, interval_s: float, release: Callable[[], object] | None = RELEASE) -> None:
-        self.interval_s = interval_s
+        super().__init__(interval_s, "possync-memory")
         self.trims = 0
         self._release = release
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="possync-memory", daemon=True)
 
     @property
     def enabled(self) -> bool:
@@ -54,17 +53,11 @@ class MemoryTrim:
     def start(self) -> None:
         """Start trimming (nothing when disabled)."""
         if self.enabled:
-            self._thread.start()
+            super().start()
 
-    def stop(self) -> None:
-        """Stop and join the thread; idempotent."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(10)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            self.trim()
+    def tick(self) -> None:
+        """One period: trim."""
+        self.trim()
 
     def trim(self) -> None:
         """Release once now and log how long it took (DEBUG)."""

@@ -13,6 +13,7 @@ from typing import TextIO
 
 from loguru import logger
 
+from possync.actors.service._periodic import Periodic
 from possync.messages.status import ServiceStatus
 
 TERMINAL_EVERY_S = 0.5
@@ -85,7 +86,7 @@ class Terminal:
             self._line = line
 
 
-class LiveStatus:
+class LiveStatus(Periodic):
     """A daemon thread showing `summary(status())` on `terminal`, or logging it when there is none.
 
     It refreshes every `every_s` (default: `TERMINAL_EVERY_S` on a terminal, else `SUMMARY_EVERY_S`).
@@ -94,31 +95,24 @@ class LiveStatus:
     def __init__(
         self, status: Callable[[], ServiceStatus], terminal: Terminal | None, every_s: float | None = None
     ) -> None:
+        every_s = every_s or (TERMINAL_EVERY_S if terminal is not None else SUMMARY_EVERY_S)
+        super().__init__(every_s, "possync-status-line")
         self._status = status
         self._terminal = terminal
-        self._every_s = every_s or (TERMINAL_EVERY_S if terminal is not None else SUMMARY_EVERY_S)
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="possync-status-line", daemon=True)
-
-    def start(self) -> None:
-        """Start refreshing."""
-        self._thread.start()
 
     def stop(self) -> None:
         """Stop refreshing and remove the line from the terminal."""
-        self._stopped.set()
-        if self._thread.is_alive():
-            self._thread.join(5.0)
+        super().stop()
         if self._terminal is not None:
             self._terminal.show("")
 
-    def _run(self) -> None:
-        while not self._stopped.wait(self._every_s):
-            try:
-                line = summary(self._status())
-            except Exception as error:  # the status must never end the service
-                line = f"status unavailable: {error!r}"
-            if self._terminal is not None:
-                self._terminal.show(line)
-            else:
-                logger.info("status: {}", line)
+    def tick(self) -> None:
+        """Show (or log) the summary once."""
+        try:
+            line = summary(self._status())
+        except Exception as error:  # the status must never end the service
+            line = f"status unavailable: {error!r}"
+        if self._terminal is not None:
+            self._terminal.show(line)
+        else:
+            logger.info("status: {}", line)
