@@ -9,8 +9,10 @@ import importlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from loguru import logger
 
@@ -82,3 +84,11 @@ def captured_log(
     finally:
         logger.remove(sink)
         logger.disable(package)
+
+
+def trading_hours_clock() -> dict[str, float]:
+    """Simulator settings whose clock reads a Wednesday noon in New York (every demo market open by its
+    hours): for a test that silences streams, which the service would otherwise take for a closed market
+    when the suite runs at night or on a weekend (the simulator lists real trading hours)."""
+    noon = datetime(2026, 12, 2, 12, 0, tzinfo=ZoneInfo("America/New_York"))
+    return {"clock_offset_s": (noon - datetime.now(UTC)).total_seconds()}

@@ -6,7 +6,7 @@ import pytest
 
 from possync.simulator import DemoPosition
 from possync.supervisors import EventKind
-from tests.helpers import holds_throughout, wait_until
+from tests.helpers import holds_throughout, trading_hours_clock, wait_until
 from tests.streaming.support import Harness, LineSampler
 
 REQ_MKT_DATA = 1
@@ -113,7 +113,9 @@ def test_a_broken_farm_makes_streams_suspect_until_it_is_ok(start_harness: Calla
 
 @pytest.mark.timeout(60)
 def test_a_silent_stream_is_resubscribed(start_harness: Callable[..., Harness]) -> None:
-    harness = start_harness(active_count=5, positions=20, streams={"silent_after_s": 0.5})
+    harness = start_harness(
+        active_count=5, positions=20, sim=trading_hours_clock(), streams={"silent_after_s": 0.5}
+    )
     harness.wait_streaming(set(harness.active))
     subscribes = _subscribes(harness)
 
