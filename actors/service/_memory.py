@@ -6,11 +6,12 @@ Owns: nothing but that thread.
 
 Why: glibc keeps the memory a thread frees in that thread's arena for reuse. A service whose threads
 allocate in bursts (Arrow conversion of a batch, a Delta commit, a session restart that rebuilds the IB
-client's objects) ends up with pages that are free inside malloc but still resident: the two-hour soak
-measured that "free but kept" memory climbing from 23 to 47 MiB over the first hour, which is most of
-its RSS slope. `malloc_trim(0)` returns whole free pages of every arena (madvise) without moving anything;
-it takes about a millisecond here. The same remedy as Dask's workers (`distributed` trims every worker's
-heap on request for this reason). It is process-wide and harmless to other code; 0 turns it off.
+client's objects) ends up with pages that are free inside malloc but still resident: in the soaks, malloc's
+"free but kept" memory climbed from about 23 to 55 MiB over the first hour (`bench/RESULTS.md`).
+`malloc_trim(0)` returns the whole free pages of every arena (madvise) without moving anything; it costs
+0.3 ms with nothing to give back and 10 ms for 190 MiB, outside the GIL (ctypes releases it), so no
+Python thread waits for it. Dask's documentation gives its workers the same call for the same reason
+("Memory not released back to the OS"). It is process-wide and changes nothing but the RSS; 0 turns it off.
 """
 
 import ctypes
