@@ -2,10 +2,9 @@
 
 Figures over the samples after the warm-up (`WARMUP_S`, 20 minutes): the RSS slope (least squares, MiB
 per hour; target < 5; also over the last hour, over the medians of 10-minute windows, and the mean of
-each half), threads, FDs and lake files as
-min..max, commit p99 in the first and the second
-half, rows acknowledged against rows written. The plot (matplotlib, the `bench` extra) draws one panel
-per series, with the warm-up shaded.
+each half), the slopes of its parts (anonymous, glibc malloc, pymalloc), threads, FDs and lake files as
+min..max, commit p99 in the first and the second half, rows acknowledged against rows written. The plot
+(matplotlib, the `bench` extra) draws one panel per series, with the warm-up shaded.
 """
 
 import csv

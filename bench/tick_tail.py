@@ -96,17 +96,17 @@ def _table(bare: list[Step], steps: dict[str, list[Step]], args: argparse.Namesp
         f"{args.rounds} rounds of {args.seconds:.0f} s",
         ["variant", "p50 ms (median)", "p99 ms (median)", "added p99 ms (median of rounds)", "per round"],
     )
-    table.rows.append(["bare ib_insync", ms(_median(bare, 0.5)), ms(_median(bare, 0.99)), "-", "-"])
+    table.rows.append(["bare ib_insync", *_medians(bare), "-", "-"])
     for name, variant in steps.items():
         added = [step.p99 - base.p99 for step, base in zip(variant, bare, strict=True)]
         rounds = " / ".join(f"{a * 1000:+.2f}" for a in added)
-        p50, p99 = ms(_median(variant, 0.5)), ms(_median(variant, 0.99))
-        table.rows.append([name, p50, p99, ms(statistics.median(added)), rounds])
+        table.rows.append([name, *_medians(variant), ms(statistics.median(added)), rounds])
     return table
 
 
-def _median(steps: list[Step], q: float) -> float:
-    return statistics.median(step.p99 if q == 0.99 else step.p(q) for step in steps)
+def _medians(steps: list[Step]) -> tuple[str, str]:
+    """The median over the rounds of the p50 and of the p99, in ms."""
+    return ms(statistics.median(s.p(0.5) for s in steps)), ms(statistics.median(s.p99 for s in steps))
 
 
 if __name__ == "__main__":

@@ -86,9 +86,13 @@ def captured_log(
         logger.disable(package)
 
 
+NEW_YORK = ZoneInfo("America/New_York")
+WEDNESDAY_NOON = datetime(2026, 12, 2, 12, 0, tzinfo=NEW_YORK)
+"""A weekday noon in New York: every demo market is open by its hours (the simulator's clock can go there)."""
+
+
 def trading_hours_clock() -> dict[str, float]:
     """Simulator settings whose clock reads a Wednesday noon in New York (every demo market open by its
     hours): for a test that silences streams, which the service would otherwise take for a closed market
     when the suite runs at night or on a weekend (the simulator lists real trading hours)."""
-    noon = datetime(2026, 12, 2, 12, 0, tzinfo=ZoneInfo("America/New_York"))
-    return {"clock_offset_s": (noon - datetime.now(UTC)).total_seconds()}
+    return {"clock_offset_s": (WEDNESDAY_NOON - datetime.now(UTC)).total_seconds()}

@@ -4,16 +4,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from possync.simulator import Simulator
-from tests.helpers import wait_until
+from tests.helpers import NEW_YORK, WEDNESDAY_NOON, wait_until
 from tests.simulator.mdsupport import CONIDS, DELAYED_TICK_TYPES, Ticks, assert_silent, contract
 from tests.simulator.support import ib_wait
 
 Connect = Callable[..., Any]
-NEW_YORK = ZoneInfo("America/New_York")
-WEDNESDAY_NOON = datetime(2026, 12, 2, 12, 0, tzinfo=NEW_YORK)
 SATURDAY_NOON = datetime(2026, 12, 5, 12, 0, tzinfo=NEW_YORK)
 WEDNESDAY_5AM = datetime(2026, 12, 2, 5, 0, tzinfo=NEW_YORK)
 
