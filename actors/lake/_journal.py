@@ -54,8 +54,10 @@ class JournalLockedError(RuntimeError):
     """Another lake writer holds this journal."""
 
 
-@dataclass
+@dataclass(eq=False)
 class _Segment:
+    """A segment file; compared by identity (two objects for one path must never be taken for each other)."""
+
     path: Path
     size: int
     max_rid: int = 0
@@ -126,17 +128,24 @@ class Journal:
         """Delete the segments whose records all have a rid <= `committed_rid` (they are in the lake).
 
         An active segment holding a committed record is closed (the next record starts a new one), so the
-        journal holds about the rows of the batches in flight, not a whole segment. Before the last segment
-        goes, an empty one named with the next rid is created: it keeps the high-water mark.
+        journal holds about the rows of the batches in flight, not a whole segment. When no segment would be
+        left, an empty one named with the next rid is created first: it keeps the high-water mark. A segment
+        that is that mark already (empty, named with the next rid) is never deleted.
         """
         if self._active is not None and self._active.max_rid and self._active.name_rid <= committed_rid:
             self._close_active()
-        for segment in [s for s in self._segments if s is not self._active and s.max_rid <= committed_rid]:
-            if self._active is None:
-                self._open_segment(self.next_rid)
+        done = [s for s in self._segments if self._releasable(s, committed_rid)]
+        if done and len(done) == len(self._segments):
+            self._open_segment(self.next_rid)
+        for segment in done:
             segment.path.unlink(missing_ok=True)
             self._segments.remove(segment)
             self._dir_unsynced = True
+
+    def _releasable(self, segment: "_Segment", committed_rid: int) -> bool:
+        """Whether `segment` is committed and not the one in use or the high-water mark itself."""
+        mark = segment.name_rid >= self.next_rid
+        return segment is not self._active and not mark and segment.max_rid <= committed_rid
 
     @property
     def size_bytes(self) -> int:

@@ -43,7 +43,9 @@ rows is handed to the lake; committed data is fsynced by the sink before its jou
 
 Recovery: on start the journal is replayed into the backlog and an empty batch per table opens (creating)
 each table; every commit drops the rows the table already holds (rid <= its transaction version), so a
-replay or a retry never writes a row twice. A torn last journal record is ignored.
+replay or a retry never writes a row twice. A torn last journal record is ignored. Should a table hold a
+higher rid than the journal's next one (a journal restored from an older backup), the error is logged and rids
+continue above it: a new row must never be taken for one the lake already holds.
 
 An unwritable lake (disk full, table path replaced by a file, root gone) is not a crash: the failed batch
 stays in the backlog, its table is retried with capped exponential backoff, the status says unhealthy with
@@ -273,6 +275,7 @@ class LakeWriterActor(SupervisedActor):
 
     def _on_committed(self, message: BatchCommitted) -> None:
         self._backlog.committed(message.table, message.version)
+        self._keep_rids_ahead_of(message)
         if message.rows:
             self._commits += 1
             self._rows_written += message.rows
@@ -283,6 +286,14 @@ class LakeWriterActor(SupervisedActor):
         self._release_journal()
         self._flush(self._backlog.due_by_size(self._now()))
         self._schedule_paced()
+
+    def _keep_rids_ahead_of(self, message: BatchCommitted) -> None:
+        """Never hand out a rid the lake already holds: its commits would drop those rows as done."""
+        assert self._journal is not None
+        if (was := self._journal.next_rid) <= message.version:
+            self._journal.next_rid = message.version + 1
+            text = "journal {} behind the lake ({} holds record {}, next was {}; an old backup?): rids go on"
+            logger.error(text, self._journal_dir, message.table, message.version, was)
 
     def _on_failed(self, message: CommitFailed) -> None:
         delay = self._backlog.failed(message.table, self._now())

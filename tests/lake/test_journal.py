@@ -1,5 +1,6 @@
 """The write-ahead journal on a real directory: replay, torn records, high-water mark, lock, failed write."""
 
+import os
 import resource
 import signal
 from collections.abc import Iterator
@@ -82,6 +83,39 @@ def test_rids_keep_growing_after_every_segment_is_released(tmp_path: Path) -> No
     assert reopened.replay() == []
     assert reopened.append("t", b"next") == 6
     reopened.close()
+
+
+def test_a_release_right_after_reopening_keeps_the_high_water_mark_and_the_next_record(
+    tmp_path: Path,
+) -> None:
+    """The service's restart on a fully committed journal: its first commits release before any append.
+
+    This once deleted the high-water segment while reusing its name for the active segment: the next record
+    went into an unlinked file, and after a kill -9 rids started again at 1, below the lake's transaction
+    version, so the lake writer took every new row for one it had already committed and dropped it.
+    """
+    journal = Journal(tmp_path)
+    fill(journal, 5)
+    journal.release(5)
+    journal.close()
+
+    reopened = Journal(tmp_path)
+    reopened.release(5)
+    assert [p.name for p in segments(tmp_path)] == [f"{6:020d}.wal"]
+    assert reopened.append("t", b"six") == 6
+    killed_without_close(reopened)
+
+    after = Journal(tmp_path)
+    assert [(r.rid, r.payload) for r in after.replay()] == [(6, b"six")]
+    assert after.next_rid == 7
+    after.close()
+
+
+def killed_without_close(journal: Journal) -> None:
+    """What a kill -9 leaves: the file descriptors closed by the kernel, nothing synced or cleaned up."""
+    for fd in (journal._fd, journal._lock_fd):
+        if fd is not None:
+            os.close(fd)
 
 
 def test_release_deletes_only_fully_committed_segments(

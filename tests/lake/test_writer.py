@@ -2,6 +2,7 @@
 
 import math
 import os
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -21,7 +22,7 @@ from possync.messages.lake import (
     StrategyChange,
     WriteRows,
 )
-from tests.helpers import wait_until
+from tests.helpers import captured_log, wait_until
 from tests.lake.support import AAPL, ids_in_lake, observation, observations, query, status, wait_committed
 
 pytestmark = pytest.mark.timeout(60)
@@ -143,6 +144,31 @@ def test_rows_journaled_but_not_committed_are_replayed_once_by_the_next_start(
     counts = ids_in_lake(lake_root)
     assert sorted(counts) == list(range(100))
     assert set(counts.values()) == {1}
+
+
+def test_a_journal_behind_the_lake_is_reported_and_its_next_rows_are_not_taken_for_committed_ones(
+    start_writer, lake_root, tmp_path
+) -> None:
+    """A journal restored from a backup older than the lake: its rids would restart below the lake's
+    transaction version, and every new row would be dropped as one the lake already holds."""
+    first = start_writer()
+    wait_until(lambda: (lake_root / "_journal" / "IDENTITY").exists(), 10, message="journal created")
+    backup = tmp_path / "journal-backup"
+    shutil.copytree(lake_root / "_journal", backup, ignore=shutil.ignore_patterns("LOCK"))
+    for first_id in range(0, 50, 10):
+        write(first, first_id, 10)
+    wait_committed(first)
+    first.stop(timeout=10)
+    shutil.rmtree(lake_root / "_journal")
+    shutil.copytree(backup, lake_root / "_journal")
+
+    with captured_log("ERROR") as errors:
+        second = start_writer()
+        wait_until(lambda: any("behind the lake" in line for line in errors), 10, message="reported")
+    write(second, 50, 10)
+
+    wait_committed(second)
+    assert sorted(ids_in_lake(lake_root)) == list(range(60))
 
 
 def test_an_unwritable_lake_keeps_everything_reports_unhealthy_backs_off_and_catches_up(
