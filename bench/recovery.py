@@ -7,8 +7,9 @@ first update of the last of the 100 streams, split into: waiting for the session
 re-acquiring lines, paced subscriptions, first ticks). The floor is what no client can beat: 100
 subscriptions at `ib.pacing_per_s` (45/s by default: 2.2 s); the target is 1.5 x (floor + connect time).
 
-Stream crash: a fault injected into one StreamActor's next message (a tick) crashes it; measured from
-its exit to its restart and to its next update, for `--crashes` different streams, one at a time.
+Stream crash: a fault injected into one StreamActor's next message (a `Poke`, told at once) crashes it;
+measured from its exit to its restart and to its next update, for `--crashes` different streams, one at a
+time.
 
 Default supervision settings throughout (backoff 0.5-30 s with jitter, reset after 60 s of running).
 
@@ -34,7 +35,7 @@ from bench.simproc import SimProcess
 from possync import Service
 from possync.actors.names import CONNECTION
 from possync.simulator import SimulatorConfig
-from possync.supervisors import EventKind, SupervisionEvent
+from possync.supervisors import EventKind, Poke, SupervisionEvent
 
 logging.getLogger("ib_insync").setLevel(logging.CRITICAL)  # the gateway restarts on purpose: no "Peer closed"
 WAIT_S = 120.0
@@ -112,6 +113,7 @@ def stream_crash(service: Service, conid: int, updates: Updates, events: EventTi
     name = f"stream-{conid}"
     armed = time.monotonic()
     service.tree.faults.crash_next(name)
+    service.tree.whereis(name).tell(Poke())  # a message for it to crash on, now
     wait_for(lambda: events.first(EventKind.STARTED, name, armed), WAIT_S, f"{name} restarted")
     exited = events.first(EventKind.EXITED, name, armed)
     assert exited is not None

@@ -64,7 +64,7 @@ class StreamSettings(Section):
     """The real-time streams of active contracts."""
 
     silent_after_s: Seconds = 120.0  # a stream without a tick this long (feeds healthy) is resubscribed
-    write_interval_s: Seconds = 0.5  # a stream hands its observations to the lake writer this often, batched
+    write_interval_s: Seconds = 0.5  # all streams' observations go to the lake writer this often, one message
     delayed_fallback: bool = True  # no live permission: delayed data where the gateway has it
     refused_retry_s: Seconds = 3600.0  # a stream refused for lack of permission is tried again this often
     competing_retry_s: Seconds = 5.0  # first wait of a stream silenced by a competing session (10197)

@@ -33,7 +33,7 @@ class RetryLine(msgspec.Struct, frozen=True):
 
 
 class WriteObservations(msgspec.Struct, frozen=True):
-    """Timer → stream: hand the observations gathered since the last write to the lake writer."""
+    """Timer → stream supervisor: hand every stream's observations since the last write to the lake writer."""
 
 
 class Updates(msgspec.Struct, frozen=True):

@@ -40,7 +40,7 @@ from pykka.messages import _ActorStop
 
 from possync.supervisors.errors import InjectedFault
 from possync.supervisors.leases import LeaseSet
-from possync.supervisors.messages import ChildExited, ExitReason, Ping
+from possync.supervisors.messages import ChildExited, ExitReason, Ping, Poke
 
 if TYPE_CHECKING:
     from possync.supervisors.tree import SupervisionTree
@@ -165,6 +165,8 @@ class SupervisedActor(pykka.ThreadingActor):
         try:
             if self.ctx is not None:
                 self._before_message(message)
+            if isinstance(message, Poke):
+                return None
             return super()._handle_receive(message)
         except Exception:
             if self.crash_on_ask_error and self._asked():

@@ -30,6 +30,11 @@ class Ping(msgspec.Struct, frozen=True):
     """Asked by a supervisor right after starting a child: the answer means on_start has finished."""
 
 
+class Poke(msgspec.Struct, frozen=True):
+    """Fault injector (`POST /faults`, a test) → any actor: a message for an armed crash or hang to hit now;
+    ignored otherwise."""
+
+
 class ChildExited(msgspec.Struct, frozen=True):
     """Told by an incarnation to its supervisor as the very last thing it does, on every exit path."""
 

@@ -10,8 +10,8 @@ and one fault, applied through the tree's fault hook (`supervisors.faults.Faults
     {"fault": "release"}                                       unblock every hang, disarm the pending ones
 
 The reply is 200 with what was armed; bad input is a 400 naming the problem (an unknown actor lists the
-actors there are). A crash or hang applies to the actor's *next* message: an idle actor is hit when its
-next timer, tick or request arrives.
+actors there are). A crash or hang applies to the actor's *next* message; the endpoint then tells the
+actor a `Poke` (which it otherwise ignores), so that even an idle actor is hit at once.
 """
 
 from collections.abc import Callable, Iterable
@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from possync.supervisors import ChildStatus, SupervisionTree
+from possync.supervisors import ChildStatus, Poke, SupervisionTree, tell_quietly
 
 FaultKind = Literal["crash", "hang", "fail_start", "release"]
 EXAMPLE = '{"actor": "stream-265598", "fault": "crash"}'
@@ -59,15 +59,24 @@ def fault_handler(tree: SupervisionTree) -> Callable[[bytes], dict[str, Any]]:
         match request.fault:
             case "crash":
                 tree.faults.crash_next(request.actor)
+                poke(tree, request.actor)
                 return {"actor": request.actor, "fault": "crash"}
             case "hang":
                 tree.faults.hang(request.actor, request.seconds)
+                poke(tree, request.actor)
                 return {"actor": request.actor, "fault": "hang", "seconds": request.seconds}
             case _:
                 tree.faults.fail_start(request.actor, request.times)
                 return {"actor": request.actor, "fault": "fail_start", "times": request.times}
 
     return apply
+
+
+def poke(tree: SupervisionTree, name: str) -> None:
+    """Tell the actor `name` a `Poke`: a fault armed for its next message hits it now."""
+    ref = tree.whereis(name)
+    if ref is not None:
+        tell_quietly(ref, Poke())
 
 
 def parse(body: bytes) -> FaultRequest:

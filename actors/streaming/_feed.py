@@ -11,15 +11,16 @@ cost). A charted change: a new market price, bid, ask or last, or a greek (impli
 gamma, vega, theta, underlying price) moved by more than `GREEK_EPSILON` of its value (or appeared or
 vanished); a size alone is none. A row needs a market price. At most one row per `min_row_interval_s`
 (the rows of one tick): a change within it is coalesced, the latest values win, and it is observed by the
-first tick after the interval (`on_tick`) or by the stream's write timer (`flush_due`), whichever comes
+first tick after the interval (`on_tick`) or by the streams' write timer (`flush_due`), whichever comes
 first. A position change while a price is known is observed at once, whatever the interval. The feed
 returns the observations to its caller, which hands them to the session's update dispatcher (the
 handlers) at once: the IbSession in one message for all the ticks of one read, the connection one per
 position change.
 
-The stream is never woken by a tick: it reads the feed's counters when it needs them, and takes the
-observations for the lake writer (`take_rows`) on its own write timer. So a burst of ticks for a hundred
-streams reaches the handlers in one message and one thread hop, and costs the streams nothing.
+The stream is never woken by a tick: it reads the feed's counters when it needs them, and the stream
+supervisor takes the observations of all feeds for the lake writer (`take_rows`, through `StreamRows`) on
+its write timer. So a burst of ticks for a hundred streams reaches the handlers in one message and one
+thread hop, and the lake writer in one message per interval, and costs the streams nothing.
 
 Thread-safety: ticks come from the loop thread, position changes from the connection's thread; each only
 replaces immutable values (the price, the positions tuple) or appends to a deque, and the stream reads
@@ -94,14 +95,14 @@ class StreamFeed(TickSink):
             return ()
         if not self._min_interval:  # every change a row: nothing is ever coalesced
             return self._row_now(now, tick)
-        with self._due:  # the stream's write timer may observe a coalesced change at the same time
+        with self._due:  # the streams' write timer may observe a coalesced change at the same time
             if now < self._next_row_at:
                 self._pending = True
                 return ()
             return self._row_now(now, tick)
 
     def flush_due(self) -> tuple[Observation, ...]:
-        """The observations of a coalesced change whose interval is over (the stream's write timer)."""
+        """The observations of a coalesced change whose interval is over (the streams' write timer)."""
         if not self._pending or self._closed:
             return ()
         with self._due:
@@ -125,6 +126,11 @@ class StreamFeed(TickSink):
     def close(self) -> None:
         """The line is being given back: no tick or observation comes from this feed any more."""
         self._closed = True
+
+    @property
+    def closed(self) -> bool:
+        """Whether `close` was called."""
+        return self._closed
 
     def _row_now(self, now: float, tick: Tick) -> tuple[Observation, ...]:
         self._shown = tick

@@ -1,13 +1,13 @@
 """StreamActor: one active contract, streamed in real time while it holds a market-data line.
 
 Receives: SlotGranted, SlotQueued, DemoteSlot (allocator); SubscriptionFailed, FeedSuspect, VerifyStream,
-          ContractDescribed (connection); CheckSilence, WriteObservations, RetryLine (its timers);
-          GetStreamStatus (ask).
+          ContractDescribed (connection); CheckSilence, RetryLine (its timers); GetStreamStatus (ask).
 Sends:    AcquireSlot, ReleaseSlot → SLOT_ALLOCATOR; Subscribe, Unsubscribe, Resubscribe, DescribeContract
-          → CONNECTION; Enqueue, Dequeue → QUEUE; WriteRows → LAKE_WRITER; Updates → UPDATES (a coalesced
-          row its feed observes on the write timer).
-Owns:     one line lease at a time (released on every exit path), the line's StreamFeed (and the feeds of
-          lines given back, until their last rows are written), its silence, write and retry timers.
+          → CONNECTION; Enqueue, Dequeue → QUEUE; WriteRows → LAKE_WRITER (only its last rows, on stop
+          or crash).
+Owns:     one line lease at a time (released on every exit path), the line's StreamFeed (registered with
+          its supervisor's StreamRows, as are the feeds of lines given back until their last rows are
+          taken), its silence and retry timers.
 
 On start it asks the allocator for a line. Granted, it ties the line to this incarnation (`ctx.leases`:
 the release cancels the subscription and gives the line back, in that order, exactly once), subscribes
@@ -20,11 +20,10 @@ fallback: 354, 10089, 10168) parks it until `streams.refused_retry_s` has passed
 which starts a new incarnation). Its status keeps the last refusal's code and text until a line ticks.
 
 Each line gets a `StreamFeed`, which turns ticks and position changes into observations where they arrive
-(the connection's threads), from where they go to the update dispatcher at once (see `_feed`). Every
-`write_interval_s` while it holds a line (or has rows left), the stream takes the same rows from the feed
-and hands them to the lake writer in one `WriteRows` (a message per tick would cost the writer far more
-than the rows); what is left is handed over on stop and on a crash too. Tick counts and the last tick's
-time are read from the feed.
+(the connection's threads), from where they go to the update dispatcher at once (see `_feed`). The stream
+supervisor takes the same rows from every stream's feeds each `write_interval_s` and hands them to the
+lake writer in one `WriteRows` (`_rows`); on stop and on a crash the stream takes its feeds back and hands
+what is left over itself. Tick counts and the last tick's time are read from the feed.
 
 A stream that stays silent for `silent_after_s` while the feeds are healthy is resubscribed; while the
 connection says silence is expected (`FeedSuspect`), it waits. Outside its contract's trading hours
@@ -42,10 +41,11 @@ from typing import Any
 from loguru import logger
 
 from possync.actors import SelfTimer, tell_by_name
-from possync.actors.names import CONNECTION, LAKE_WRITER, QUEUE, SLOT_ALLOCATOR, UPDATES
+from possync.actors.names import CONNECTION, LAKE_WRITER, QUEUE, SLOT_ALLOCATOR
 from possync.actors.streaming._feed import StreamFeed
 from possync.actors.streaming._hours import MarketHours, parse_hours
 from possync.actors.streaming._refusals import Refusal, backoff_s, refusal
+from possync.actors.streaming._rows import StreamRows
 from possync.messages.connection import (
     FeedSuspect,
     Resubscribe,
@@ -54,7 +54,6 @@ from possync.messages.connection import (
     Unsubscribe,
     VerifyStream,
 )
-from possync.messages.domain import Observation
 from possync.messages.lake import WriteRows
 from possync.messages.lifecycle import ContractDescribed, DescribeContract
 from possync.messages.routing import ActiveContract, Dequeue, Enqueue
@@ -66,8 +65,6 @@ from possync.messages.streams import (
     RetryLine,
     StreamState,
     StreamStatus,
-    Updates,
-    WriteObservations,
     deliver_all,
 )
 from possync.supervisors import ChildContext, Lease, SupervisedActor
@@ -85,7 +82,7 @@ class StreamTemplate:
     """What every StreamActor of a session shares: the silence limit, the default account, the write pace.
 
     `account` labels the observations of a contract no account holds (the configured `ib.account`);
-    `write_interval_s` is how long observations gather before they go to the lake writer.
+    `write_interval_s` is how long observations gather before the supervisor hands them to the lake writer.
     """
 
     silent_after_s: float
@@ -106,12 +103,6 @@ def _give_back(ctx: ChildContext, lease: SlotLease) -> None:
     tell_by_name(ctx, SLOT_ALLOCATOR, ReleaseSlot(lease))
 
 
-def _dispatch(ctx: ChildContext, deliver: Deliver, rows: tuple[Observation, ...]) -> None:
-    """Observations the feed made outside a tick go to the update handlers too."""
-    if rows and deliver(rows):
-        tell_by_name(ctx, UPDATES, Updates(rows))
-
-
 _WITHOUT_LINE = (StreamState.PARKED, StreamState.WAITING)
 """States in which a stream wants no line (until its retry timer asks for one)."""
 
@@ -121,8 +112,12 @@ class StreamActor(SupervisedActor):
 
     ctx: ChildContext
 
-    def __init__(self, ctx: ChildContext, active: ActiveContract, template: StreamTemplate) -> None:
+    def __init__(
+        self, ctx: ChildContext, active: ActiveContract, template: StreamTemplate, rows: StreamRows
+    ) -> None:
+        """Stream `active`; the feeds of its lines are registered with `rows`, its supervisor's."""
         super().__init__(ctx)
+        self._rows = rows
         self._active = active
         self._conid = active.contract.conid
         self._template = template
@@ -130,14 +125,13 @@ class StreamActor(SupervisedActor):
         self._lease: SlotLease | None = None
         self._line: Lease | None = None
         self._feed: StreamFeed | None = None
-        self._old_feeds: list[StreamFeed] = []  # of lines given back, for their last rows
+        self._old_feeds: list[StreamFeed] = []  # of lines given back, while `rows` still takes from them
         self._price: float | None = None  # of the lines given back
         self._quiet_since = 0.0  # the grant, a resubscription or a notice: silence is counted from then on
         self._tick_at: float | None = None  # of the lines given back
         self._suspect = False
         self._reason = ""  # why it waits in the queue or is parked
         self._ticks = self._resubscriptions = 0  # ticks: of the lines given back
-        self._unwritten: list[Observation] = []
         self._refusal: tuple[int, str] | None = None  # the last one, until a line ticks
         self._competing = 0  # 10197 refusals in a row
         self._hours: MarketHours | None = None  # its trading hours (None: unknown, silence is checked)
@@ -147,7 +141,6 @@ class StreamActor(SupervisedActor):
         """Ask the allocator for a line (the answer comes as a message)."""
         ctx = self.ctx
         self._silence = SelfTimer(ctx, self.actor_ref)
-        self._write_timer = SelfTimer(ctx, self.actor_ref)
         self._retry = SelfTimer(ctx, self.actor_ref)
         if not self._ask_for_line():
             raise RuntimeError(f"{ctx.name}: no slot allocator is running")
@@ -159,7 +152,7 @@ class StreamActor(SupervisedActor):
         return tell_by_name(ctx, SLOT_ALLOCATOR, request)
 
     def on_stop(self) -> None:
-        """Hand the gathered observations over and stop the timers (the line is given back by its lease)."""
+        """Hand the last observations over and stop the timers (the line is given back by its lease)."""
         self._hand_over()
 
     def on_failure(
@@ -174,12 +167,12 @@ class StreamActor(SupervisedActor):
     def _hand_over(self) -> None:
         self._silence.cancel()
         self._retry.cancel()
-        if self._feed is not None:
-            self._feed.close()
-        self._write()
-        self._write_timer.cancel()
-        if self._unwritten:
-            logger.error("{}: no lake writer: {} observations lost", self.ctx.name, len(self._unwritten))
+        feeds = self._old_feeds if self._feed is None else [*self._old_feeds, self._feed]
+        for feed in feeds:
+            feed.close()
+        rows = self._rows.remove(feeds)
+        if rows and not tell_by_name(self.ctx, LAKE_WRITER, WriteRows(tuple(rows))):
+            logger.error("{}: no lake writer: {} observations lost", self.ctx.name, len(rows))
 
     def on_receive(self, message: Any) -> Any:
         """Dispatch one message (see the module docstring)."""
@@ -204,11 +197,6 @@ class StreamActor(SupervisedActor):
                 self._quiet_since = self._now()
             case VerifyStream():
                 self._quiet_since = self._now()
-            case WriteObservations():
-                self._forget_refusal_once_ticking()
-                self._write()
-                if self._feed is not None or self._unwritten:
-                    self._arm_write()
             case CheckSilence():
                 self._check_silence()
             case ContractDescribed(hours=hours):
@@ -239,19 +227,19 @@ class StreamActor(SupervisedActor):
         self._feed = StreamFeed(
             ctx.tree.clock, contract, self._template.account, self._template.min_row_interval_s
         )
+        self._rows.add(self._feed)
         tell_by_name(ctx, CONNECTION, Subscribe(lease, contract, self.actor_ref, self._feed))
         tell_by_name(ctx, QUEUE, Dequeue(self._conid))
         self._state = StreamState.STREAMING
         self._reason = ""
         self._quiet_since = self._now()
         self._arm_silence_check()
-        self._arm_write()
 
     def _drop_line(self) -> None:
         feed = self._feed
         if feed is not None:
             feed.close()
-            self._old_feeds.append(feed)  # a tick being observed now may still add a row
+            self._old_feeds = [*(f for f in self._old_feeds if self._rows.holds(f)), feed]
             self._ticks += feed.ticks
             self._tick_at = feed.last_tick_at or self._tick_at
             self._price = feed.market_price if feed.market_price is not None else self._price
@@ -294,27 +282,11 @@ class StreamActor(SupervisedActor):
 
     # --- ticks, observations, silence ---
 
-    def _write(self) -> None:
-        """Hand the feeds' observations to the lake writer in one message (kept for later if it is down)."""
-        if self._feed is not None:
-            # a coalesced change no later tick observed
-            _dispatch(self.ctx, self._template.deliver, self._feed.flush_due())
-        feeds = [*self._old_feeds, self._feed] if self._feed is not None else self._old_feeds
-        for feed in feeds:
-            self._unwritten += feed.take_rows()
-        self._old_feeds.clear()
-        if not self._unwritten:
-            return
-        if tell_by_name(self.ctx, LAKE_WRITER, WriteRows(tuple(self._unwritten))):
-            self._unwritten = []
-
-    def _arm_write(self) -> None:
-        self._write_timer.arm(self._template.write_interval_s, WriteObservations())
-
     def _arm_silence_check(self) -> None:
         self._silence.arm(self._template.silent_after_s / 2, CheckSilence())
 
     def _check_silence(self) -> None:
+        self._forget_refusal_once_ticking()
         if self._lease is None:
             return
         quiet = self._silent_s() >= self._template.silent_after_s / 2  # only then do its hours matter

@@ -1,10 +1,12 @@
 """StreamSupervisor (tree name `STREAMS`): a DynamicSupervisor running one StreamActor per active contract.
 
-Receives: ContractActivated, ContractDeactivated, ActiveContracts (registry); _AskRegistry (its timer);
-          GetActiveStreams (ask); as a DynamicSupervisor, ChildExited (its streams), its restart timers,
-          StartChild / StopChild.
-Sends:    SendActiveContracts → REGISTRY.
-Owns:     the streams (`stream_name(conid)`, transient, one per active contract), the registry retry timer.
+Receives: ContractActivated, ContractDeactivated, ActiveContracts (registry); _AskRegistry,
+          WriteObservations (its timers); GetActiveStreams (ask); as a DynamicSupervisor, ChildExited (its
+          streams), its restart timers, StartChild / StopChild.
+Sends:    SendActiveContracts → REGISTRY; WriteRows → LAKE_WRITER (every stream's rows, one message per
+          `write_interval_s`); Updates → UPDATES (coalesced changes its feeds observe on that timer).
+Owns:     the streams (`stream_name(conid)`, transient, one per active contract), their feeds' StreamRows,
+          the rows the lake writer could not take yet, the registry retry and write timers.
 
 It follows the registry: `ContractActivated` starts a stream (a changed priority restarts it),
 `ContractDeactivated` stops it (its line is given back at once), `ActiveContracts` converges to exactly
@@ -12,15 +14,23 @@ that set, most important first. On start it asks the registry for the full set, 
 `REGISTRY_RETRY_S` until the set arrives: after a session restart, every stream comes back from the
 registry. A stream that crashes is restarted alone (one_for_one, with the spec's backoff); one that cannot
 start at all is tried again with the next full set, asked for after `REGISTRY_RETRY_S`.
+
+Every `write_interval_s` it takes the rows of all its streams' feeds and hands them to the lake writer in
+one `WriteRows` (`_rows`): kept for the next interval while no lake writer runs, and handed over once more
+after its streams have stopped, on every exit path.
 """
 
 from typing import Any
 
 import msgspec
+from loguru import logger
 
 from possync.actors import SelfTimer, tell_by_name
-from possync.actors.names import REGISTRY, stream_name
+from possync.actors.names import LAKE_WRITER, REGISTRY, UPDATES, stream_name
+from possync.actors.streaming._rows import StreamRows
 from possync.actors.streaming._stream import StreamActor, StreamTemplate
+from possync.messages.domain import Observation
+from possync.messages.lake import WriteRows
 from possync.messages.routing import (
     ActiveContract,
     ActiveContracts,
@@ -28,11 +38,12 @@ from possync.messages.routing import (
     ContractDeactivated,
     SendActiveContracts,
 )
-from possync.messages.streams import ActiveStreams, GetActiveStreams
+from possync.messages.streams import ActiveStreams, GetActiveStreams, Updates, WriteObservations
 from possync.supervisors import (
     ChildContext,
     ChildSpec,
     DynamicSupervisor,
+    ExitReason,
     LastingLog,
     Restart,
     StartRefused,
@@ -75,16 +86,29 @@ class StreamSupervisor(DynamicSupervisor):
         self._synced = False
         self._failing = LastingLog(first_s=10.0)
         self._failing_reasons: set[str] = set()
+        self._rows = StreamRows()
+        self._unwritten: list[Observation] = []
+        self._write_timer = SelfTimer(ctx, self.actor_ref)
 
     def on_start(self) -> None:
-        """Start like any supervisor, then ask the registry for the active set."""
+        """Start like any supervisor, then ask the registry for the active set and start writing."""
         super().on_start()
         self._retry = SelfTimer(self.ctx, self.actor_ref)
         self._retry.arm(0.0, _AskRegistry())  # from the timer thread: usually after our name is registered
+        self._write_timer.arm(self._template.write_interval_s, WriteObservations())
 
     def on_stop(self) -> None:
-        """Drop the retry timer."""
+        """Drop the timers."""
         self._retry.cancel()
+        self._write_timer.cancel()
+
+    def _on_exit(self, reason: ExitReason) -> None:
+        """Stop the streams (they hand their last rows over), then hand over what their feeds left."""
+        super()._on_exit(reason)
+        self._write_timer.cancel()
+        self._write()
+        if self._unwritten:
+            logger.error("{}: no lake writer: {} observations lost", self.ctx.name, len(self._unwritten))
 
     def on_receive(self, message: Any) -> Any:
         """Registry messages, `GetActiveStreams`; everything else as a DynamicSupervisor."""
@@ -101,6 +125,10 @@ class StreamSupervisor(DynamicSupervisor):
                 pass
             case GetActiveStreams():
                 return ActiveStreams({conid: stream_name(conid) for conid in self._active})
+            case WriteObservations():
+                self._write()
+                self._write_timer.arm(self._template.write_interval_s, message)
+                return None
             case _:
                 return super().on_receive(message)
         self._publish()
@@ -131,7 +159,10 @@ class StreamSupervisor(DynamicSupervisor):
             self._remove(stream_name(conid))
         self._active[conid] = active
         spec = ChildSpec(
-            stream_name(conid), StreamActor, args=(active, self._template), restart=Restart.TRANSIENT
+            stream_name(conid),
+            StreamActor,
+            args=(active, self._template, self._rows),
+            restart=Restart.TRANSIENT,
         )
         reply = self._add(spec)
         if isinstance(reply, StartRefused):
@@ -156,6 +187,15 @@ class StreamSupervisor(DynamicSupervisor):
         for reason in self._failing_reasons - by_reason.keys():
             self._failing.ended(reason, f"streams start again (were refused: {reason})")
         self._failing_reasons = set(by_reason)
+
+    def _write(self) -> None:
+        """Coalesced changes now due to the handlers; every feed's rows to the lake writer, in one message."""
+        due = self._rows.due()
+        if due and self._template.deliver(due):
+            tell_by_name(self.ctx, UPDATES, Updates(due))
+        self._unwritten += self._rows.take()
+        if self._unwritten and tell_by_name(self.ctx, LAKE_WRITER, WriteRows(tuple(self._unwritten))):
+            self._unwritten = []
 
     def _deactivate(self, conid: int) -> None:
         if self._active.pop(conid, None) is not None:

@@ -22,7 +22,7 @@ from possync.actors.names import (
     stream_name,
 )
 from possync.simulator import Simulator
-from possync.supervisors import EventKind
+from possync.supervisors import EventKind, Poke
 from tests.faults.rig import Rig
 
 pytestmark = pytest.mark.timeout(90)
@@ -39,9 +39,11 @@ def target(rig: Rig, kind: str) -> str:
 
 
 def poke(rig: Rig, name: str) -> None:
-    """Make sure `name` gets a message soon (every other actor has timers or ticks of its own)."""
+    """Make sure `name` gets a message now: the connection one from the gateway, any other a `Poke`."""
     if name == CONNECTION:
         rig.sim.send_error(FARM_OK)
+    elif (ref := rig.service.tree.whereis(name)) is not None:
+        ref.tell(Poke())
 
 
 def crash_mid_message(rig: Rig, name: str) -> None:

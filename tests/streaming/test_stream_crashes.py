@@ -7,7 +7,7 @@ import pytest
 from possync.actors.names import CONNECTION, SLOT_ALLOCATOR, stream_name
 from possync.messages.connection import GatewayNotice
 from possync.messages.slots import AcquireSlot, RegrowBudget, SlotGranted
-from possync.supervisors import EventKind, SupervisedActor
+from possync.supervisors import EventKind, Poke, SupervisedActor
 from tests.conftest import one_ib_client
 from tests.helpers import wait_until
 from tests.streaming.support import Harness, Recording
@@ -25,7 +25,6 @@ def test_crashing_streams_200_times_never_leaks_a_line(start_harness: Callable[.
         positions=20,
         sim={"tick_hz": 50.0},
         supervision={"intensity": 10_000, "backoff_min_s": 0.005, "backoff_max_s": 0.02},
-        streams={"write_interval_s": 0.02},  # the write timer's message crashes it: soon, not in 0.5 s
     )
     everyone = set(harness.active)
     conids = sorted(everyone)
@@ -34,7 +33,8 @@ def test_crashing_streams_200_times_never_leaks_a_line(start_harness: Callable[.
     for crash in range(CRASHES):
         name = stream_name(conids[crash % len(conids)])
         incarnation = harness.incarnation(name)
-        harness.tree.faults.crash_next(name)  # its next message (its write timer's) crashes it
+        harness.tree.faults.crash_next(name)
+        harness.tree.whereis(name).tell(Poke())  # a message for it to crash on
         wait_until(lambda n=name, i=incarnation: _holds_line(harness, n, i + 1), 30, message=f"crash {crash}")
         harness.wait_streaming(everyone)
 
