@@ -113,7 +113,8 @@ class DeltaSink:
             if not fresh:
                 return done, 0
             version = fresh[-1].rid
-            data = pa.concat_tables([chunk.data for chunk in fresh])
+            # one record batch: delta-rs writes a batch of thousands of chunks 100x slower (1-row messages)
+            data = pa.concat_tables([chunk.data for chunk in fresh]).combine_chunks()
             try:
                 write_deltalake(
                     dt,
