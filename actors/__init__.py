@@ -7,9 +7,9 @@ inside a tree with a self-timer.
 
 from loguru import logger
 
-from possync.actors._asking import Unavailable, ask_by_name, tell_by_name
+from possync.actors._asking import Unavailable, ask_by_name, tell_by_name, to_handlers
 from possync.actors._tree_actor import SelfTimer, TreeActor
 
 logger.disable(__name__)
 
-__all__ = ["SelfTimer", "TreeActor", "Unavailable", "ask_by_name", "tell_by_name"]
+__all__ = ["SelfTimer", "TreeActor", "Unavailable", "ask_by_name", "tell_by_name", "to_handlers"]

@@ -1,9 +1,14 @@
-"""Asking another actor of the tree by its stable name, with a deadline and one kind of failure to handle."""
+"""Asking another actor of the tree by its stable name, with a deadline and one kind of failure to handle;
+telling it; handing streamed observations to the update handlers."""
 
+from collections.abc import Sequence
 from typing import Any
 
 import pykka
 
+from possync.actors.names import UPDATES
+from possync.messages.domain import Observation
+from possync.messages.streams import Deliver, Updates
 from possync.supervisors import ChildContext
 
 
@@ -25,6 +30,13 @@ def ask_by_name(ctx: ChildContext, name: str, message: Any, timeout_s: float) ->
         raise Unavailable(f"{name} stopped before answering {what}") from None
     except Exception as error:  # a failure inside the other actor's handler: report it, do not crash here
         raise Unavailable(f"{name} failed answering {what}: {error!r}") from error
+
+
+def to_handlers(ctx: ChildContext, deliver: Deliver, rows: Sequence[Observation]) -> None:
+    """Streamed observations to the inline update handlers (`deliver`), then, unless every handler is
+    inline, to the update dispatcher."""
+    if rows and deliver(rows):
+        tell_by_name(ctx, UPDATES, Updates(tuple(rows)))
 
 
 def tell_by_name(ctx: ChildContext, name: str, message: Any) -> bool:

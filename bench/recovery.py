@@ -35,7 +35,7 @@ from bench.simproc import SimProcess
 from possync import Service
 from possync.actors.names import CONNECTION
 from possync.simulator import SimulatorConfig
-from possync.supervisors import EventKind, Poke, SupervisionEvent
+from possync.supervisors import EventKind, SupervisionEvent
 
 logging.getLogger("ib_insync").setLevel(logging.CRITICAL)  # the gateway restarts on purpose: no "Peer closed"
 WAIT_S = 120.0
@@ -113,7 +113,7 @@ def stream_crash(service: Service, conid: int, updates: Updates, events: EventTi
     name = f"stream-{conid}"
     armed = time.monotonic()
     service.tree.faults.crash_next(name)
-    service.tree.whereis(name).tell(Poke())  # a message for it to crash on, now
+    service.tree.poke(name)  # a message for it to crash on, now
     wait_for(lambda: events.first(EventKind.STARTED, name, armed), WAIT_S, f"{name} restarted")
     exited = events.first(EventKind.EXITED, name, armed)
     assert exited is not None

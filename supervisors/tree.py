@@ -38,6 +38,7 @@ from possync.supervisors.messages import (
     ChildStarted,
     ChildStopped,
     ExitReason,
+    Poke,
     StartChild,
     StopChild,
 )
@@ -174,6 +175,18 @@ class SupervisionTree:
     def whereis(self, name: str) -> pykka.ActorRef[Any] | None:
         """The current ref of the actor named `name` in this tree, or None if it is not running."""
         return self.names.whereis(name)
+
+    def poke(self, name: str) -> bool:
+        """Tell the actor `name` a `Poke`, so that a fault armed for its next message hits it now (it ignores
+        the poke otherwise); False if it is not running."""
+        ref = self.whereis(name)
+        if ref is None:
+            return False
+        try:
+            ref.tell(Poke())
+        except pykka.ActorDeadError:
+            return False
+        return True
 
     def watch(self, watcher: pykka.ActorRef[Any], name: str) -> None:
         """Tell `watcher` Terminated(name, incarnation, reason) when the running `name` ends."""

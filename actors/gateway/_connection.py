@@ -42,13 +42,13 @@ from typing import Any, NoReturn
 import pykka
 from loguru import logger
 
-from possync.actors import SelfTimer, tell_by_name
+from possync.actors import SelfTimer, tell_by_name, to_handlers
 from possync.actors.gateway._client import load_client
 from possync.actors.gateway._market_data import connection_type
 from possync.actors.gateway._outage_log import OutageLog
 from possync.actors.gateway._session import IbSession
 from possync.actors.gateway._suspects import Suspects
-from possync.actors.names import QUEUE, SLOT_ALLOCATOR, UPDATES
+from possync.actors.names import QUEUE, SLOT_ALLOCATOR
 from possync.config.settings import IbSettings, PnlSettings
 from possync.messages.connection import (
     ConnectionStatus,
@@ -72,7 +72,7 @@ from possync.messages.poller import PositionsRequest
 from possync.messages.routing import PositionChanged
 from possync.messages.slots import ReleaseSlot, SlotLease, SlotRefused
 from possync.messages.snapshots import Snapshot, SnapshotsOver, SnapshotsTaken, TakeSnapshots
-from possync.messages.streams import Deliver, Updates, deliver_all
+from possync.messages.streams import Deliver, deliver_all
 from possync.supervisors import BurstLog, ChildContext, SupervisedActor, tell_quietly
 
 CLIENT_ID_TRIES = 8
@@ -314,8 +314,7 @@ class ConnectionActor(SupervisedActor):
 
     def _updates(self, rows: tuple[Observation, ...]) -> None:
         """Streamed observations to the inline handlers, then the update dispatcher (any thread)."""
-        if rows and self._deliver(rows):
-            tell_by_name(self.ctx, UPDATES, Updates(rows))
+        to_handlers(self.ctx, self._deliver, rows)
 
     def _hand_to_queue(self, conid: int) -> None:
         """A contract lost its stream: its positions go to the queue from now on, the current ones first."""

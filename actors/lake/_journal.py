@@ -142,7 +142,7 @@ class Journal:
             self._segments.remove(segment)
             self._dir_unsynced = True
 
-    def _releasable(self, segment: "_Segment", committed_rid: int) -> bool:
+    def _releasable(self, segment: _Segment, committed_rid: int) -> bool:
         """Whether `segment` is committed and not the one in use or the high-water mark itself."""
         mark = segment.name_rid >= self.next_rid
         return segment is not self._active and not mark and segment.max_rid <= committed_rid

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from possync.supervisors import ChildStatus, Poke, SupervisionTree, tell_quietly
+from possync.supervisors import ChildStatus, SupervisionTree
 
 FaultKind = Literal["crash", "hang", "fail_start", "release"]
 EXAMPLE = '{"actor": "stream-265598", "fault": "crash"}'
@@ -59,24 +59,17 @@ def fault_handler(tree: SupervisionTree) -> Callable[[bytes], dict[str, Any]]:
         match request.fault:
             case "crash":
                 tree.faults.crash_next(request.actor)
-                poke(tree, request.actor)
+                tree.poke(request.actor)
                 return {"actor": request.actor, "fault": "crash"}
             case "hang":
                 tree.faults.hang(request.actor, request.seconds)
-                poke(tree, request.actor)
+                tree.poke(request.actor)
                 return {"actor": request.actor, "fault": "hang", "seconds": request.seconds}
             case _:
                 tree.faults.fail_start(request.actor, request.times)
                 return {"actor": request.actor, "fault": "fail_start", "times": request.times}
 
     return apply
-
-
-def poke(tree: SupervisionTree, name: str) -> None:
-    """Tell the actor `name` a `Poke`: a fault armed for its next message hits it now."""
-    ref = tree.whereis(name)
-    if ref is not None:
-        tell_quietly(ref, Poke())
 
 
 def parse(body: bytes) -> FaultRequest:

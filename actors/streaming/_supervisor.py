@@ -25,8 +25,8 @@ from typing import Any
 import msgspec
 from loguru import logger
 
-from possync.actors import SelfTimer, tell_by_name
-from possync.actors.names import LAKE_WRITER, REGISTRY, UPDATES, stream_name
+from possync.actors import SelfTimer, tell_by_name, to_handlers
+from possync.actors.names import LAKE_WRITER, REGISTRY, stream_name
 from possync.actors.streaming._rows import StreamRows
 from possync.actors.streaming._stream import StreamActor, StreamTemplate
 from possync.messages.domain import Observation
@@ -38,7 +38,7 @@ from possync.messages.routing import (
     ContractDeactivated,
     SendActiveContracts,
 )
-from possync.messages.streams import ActiveStreams, GetActiveStreams, Updates, WriteObservations
+from possync.messages.streams import ActiveStreams, GetActiveStreams, WriteObservations
 from possync.supervisors import (
     ChildContext,
     ChildSpec,
@@ -88,24 +88,21 @@ class StreamSupervisor(DynamicSupervisor):
         self._failing_reasons: set[str] = set()
         self._rows = StreamRows()
         self._unwritten: list[Observation] = []
+        self._retry = SelfTimer(ctx, self.actor_ref)
         self._write_timer = SelfTimer(ctx, self.actor_ref)
 
     def on_start(self) -> None:
         """Start like any supervisor, then ask the registry for the active set and start writing."""
         super().on_start()
-        self._retry = SelfTimer(self.ctx, self.actor_ref)
         self._retry.arm(0.0, _AskRegistry())  # from the timer thread: usually after our name is registered
         self._write_timer.arm(self._template.write_interval_s, WriteObservations())
 
-    def on_stop(self) -> None:
-        """Drop the timers."""
+    def _on_exit(self, reason: ExitReason) -> None:
+        """On every exit path: drop the timers, stop the streams (they hand their last rows over), then
+        hand over what their feeds left."""
         self._retry.cancel()
         self._write_timer.cancel()
-
-    def _on_exit(self, reason: ExitReason) -> None:
-        """Stop the streams (they hand their last rows over), then hand over what their feeds left."""
         super()._on_exit(reason)
-        self._write_timer.cancel()
         self._write()
         if self._unwritten:
             logger.error("{}: no lake writer: {} observations lost", self.ctx.name, len(self._unwritten))
@@ -190,9 +187,7 @@ class StreamSupervisor(DynamicSupervisor):
 
     def _write(self) -> None:
         """Coalesced changes now due to the handlers; every feed's rows to the lake writer, in one message."""
-        due = self._rows.due()
-        if due and self._template.deliver(due):
-            tell_by_name(self.ctx, UPDATES, Updates(due))
+        to_handlers(self.ctx, self._template.deliver, self._rows.due())
         self._unwritten += self._rows.take()
         if self._unwritten and tell_by_name(self.ctx, LAKE_WRITER, WriteRows(tuple(self._unwritten))):
             self._unwritten = []

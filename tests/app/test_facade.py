@@ -15,7 +15,7 @@ from possync.actors.names import QUEUE, REGISTRY
 from possync.messages.domain import Observation, Source
 from possync.messages.status import ServiceStatus
 from possync.simulator import Simulator
-from possync.supervisors import EventKind, Poke, TreeStartError, TreeState
+from possync.supervisors import EventKind, TreeStartError, TreeState
 from tests.app.support import (
     ACTIVE,
     POSITIONS,
@@ -135,7 +135,7 @@ def test_restarts_are_counted_by_actor_and_a_hung_actor_is_reported_not_waited_f
         wait_until(lambda: _settled(service, sim, conids), WAIT_S)
         crashed = f"stream-{min(conids)}"
         service.tree.faults.crash_next(crashed)  # its next message crashes it; it is restarted alone
-        service.tree.whereis(crashed).tell(Poke())  # that message, now
+        service.tree.poke(crashed)  # that message, now
         restarted = lambda: any(e.kind is EventKind.RESTARTING for e in service.tree.events.all())  # noqa: E731
         wait_until(restarted, WAIT_S)  # (a status ask would take the crash as an error reply instead)
         status = service.status()

@@ -44,7 +44,7 @@ from possync.actors.names import (
     stream_name,
 )
 from possync.simulator import Simulator, SimulatorConfig
-from possync.supervisors import EventKind, Poke
+from possync.supervisors import EventKind
 from tests.faults import invariants
 from tests.faults.rig import Rig
 
@@ -249,7 +249,7 @@ class Chaos:
         def inject(rig: Rig) -> None:
             name = self._target(rig, actor)
             rig.service.tree.faults.crash_next(name)
-            _poke(rig, name)
+            rig.service.tree.poke(name)
 
         return inject
 
@@ -258,7 +258,7 @@ class Chaos:
             name = self._target(rig, actor)
             rig.service.tree.faults.fail_start(name, times=self.rng.randint(1, 2))
             rig.service.tree.faults.crash_next(name)
-            _poke(rig, name)
+            rig.service.tree.poke(name)
 
         return inject
 
@@ -266,7 +266,7 @@ class Chaos:
         def inject(rig: Rig) -> None:
             name = self._target(rig, actor)
             rig.service.tree.faults.hang(name, seconds=self.rng.uniform(0.5, 3.0))
-            _poke(rig, name)
+            rig.service.tree.poke(name)
 
         return inject
 
@@ -375,14 +375,6 @@ def parse_args(argv: list[str] | None = None) -> Options:
     return Options(
         args.duration, args.seed, args.streams, args.tick_hz, args.fault_every, args.positions, args.workdir
     )
-
-
-def _poke(rig: Rig, name: str) -> None:
-    """A message for the armed fault to hit now: the connection's from the gateway, any other a `Poke`."""
-    if name == CONNECTION:
-        rig.sim.send_error(2104)
-    elif (ref := rig.service.tree.whereis(name)) is not None:
-        ref.tell(Poke())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,13 +22,10 @@ from possync.actors.names import (
     stream_name,
 )
 from possync.simulator import Simulator
-from possync.supervisors import EventKind, Poke
+from possync.supervisors import EventKind
 from tests.faults.rig import Rig
 
 pytestmark = pytest.mark.timeout(90)
-
-FARM_OK = 2104
-"""A harmless gateway notice: it makes the connection take a message (so its armed fault fires)."""
 
 ACTORS = ["stream", CONNECTION, SLOT_ALLOCATOR, POLLER, RECONCILER, LAKE_WRITER, REGISTRY, QUEUE, UPDATES]
 
@@ -39,11 +36,8 @@ def target(rig: Rig, kind: str) -> str:
 
 
 def poke(rig: Rig, name: str) -> None:
-    """Make sure `name` gets a message now: the connection one from the gateway, any other a `Poke`."""
-    if name == CONNECTION:
-        rig.sim.send_error(FARM_OK)
-    elif (ref := rig.service.tree.whereis(name)) is not None:
-        ref.tell(Poke())
+    """Make sure `name` gets a message now (a `Poke`)."""
+    rig.service.tree.poke(name)
 
 
 def crash_mid_message(rig: Rig, name: str) -> None:

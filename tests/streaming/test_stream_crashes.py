@@ -7,7 +7,7 @@ import pytest
 from possync.actors.names import CONNECTION, SLOT_ALLOCATOR, stream_name
 from possync.messages.connection import GatewayNotice
 from possync.messages.slots import AcquireSlot, RegrowBudget, SlotGranted
-from possync.supervisors import EventKind, Poke, SupervisedActor
+from possync.supervisors import EventKind, SupervisedActor
 from tests.conftest import one_ib_client
 from tests.helpers import wait_until
 from tests.streaming.support import Harness, Recording
@@ -34,7 +34,7 @@ def test_crashing_streams_200_times_never_leaks_a_line(start_harness: Callable[.
         name = stream_name(conids[crash % len(conids)])
         incarnation = harness.incarnation(name)
         harness.tree.faults.crash_next(name)
-        harness.tree.whereis(name).tell(Poke())  # a message for it to crash on
+        harness.tree.poke(name)  # a message for it to crash on
         wait_until(lambda n=name, i=incarnation: _holds_line(harness, n, i + 1), 30, message=f"crash {crash}")
         harness.wait_streaming(everyone)
 

@@ -26,6 +26,22 @@ def test_crash_next_fails_the_next_message_only(start_tree: Callable[..., Superv
     wait_event(tree, "started", "w", 2)
 
 
+def test_a_poke_fires_an_armed_crash_now_and_is_otherwise_ignored(
+    start_tree: Callable[..., SupervisionTree],
+) -> None:
+    tree = start_tree(SPEC)
+    w = tree.whereis("w")
+    assert w is not None
+    assert tree.poke("w")  # nothing armed: ignored, the worker counts nothing
+    assert w.ask(Nudge(), timeout=5) == 1
+
+    tree.faults.crash_next("w")
+    assert tree.poke("w")
+
+    wait_event(tree, "started", "w", 2)
+    assert not tree.poke("nobody")
+
+
 def test_fail_start_fails_that_many_starts(start_tree: Callable[..., SupervisionTree]) -> None:
     tree = start_tree(SPEC)
     tree.faults.fail_start("w", times=2)
